@@ -1,0 +1,1 @@
+"""pytest_smtpfake: pytest fixtures for the smtpfake server (registered through ``pytest11``)."""

@@ -1,0 +1,1 @@
+"""The pytest plugin module: fixtures and the ``smtpfake`` marker."""

@@ -1,0 +1,1 @@
+"""smtpclient: an smtplib-compatible SMTP/LMTP client on a sans-I/O core."""

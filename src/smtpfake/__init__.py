@@ -1,0 +1,1 @@
+"""smtpfake: a scriptable fake SMTP/LMTP server built on aiosmtpd."""
