@@ -1,0 +1,99 @@
+"""SASL for SMTP AUTH (RFC 4954), sans-I/O: mechanisms as functions, the exchange as a flow.
+
+An *authobject* is smtplib's callable: called with no argument for the initial response (None
+when the mechanism has none) and with the decoded challenge bytes after each 334 reply; it
+returns the ASCII string to send (base64 encoding is done here). PLAIN, LOGIN and CRAM-MD5 are
+smtplib's; XOAUTH2 (Google, Microsoft) is ours: ``user=..^Aauth=Bearer token^A^A`` first, and an
+empty line to acknowledge the JSON error a server sends as a challenge when the token is refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+from collections.abc import Callable, Generator
+from typing import Any
+
+from ._commands import command_line
+from ._exceptions import SMTPAuthenticationError, SMTPException
+from ._replies import Reply
+
+__all__ = [
+    "MAX_CHALLENGES",
+    "AuthObject",
+    "auth_flow",
+    "cram_md5_response",
+    "login_response",
+    "plain_response",
+    "xoauth2",
+    "xoauth2_response",
+]
+
+MAX_CHALLENGES = 5
+"""More 334 challenges than this in one exchange is a server looping (smtplib's limit)."""
+
+AuthObject = Callable[..., "str | None"]
+
+
+def plain_response(user: str, password: str) -> str:
+    """PLAIN (RFC 4616): empty authorization identity, user, password, NUL-separated."""
+    return f"\0{user}\0{password}"
+
+
+def login_response(user: str, password: str, challenge_count: int) -> str:
+    """LOGIN: the user name first, the password for every later challenge."""
+    return user if challenge_count < 2 else password
+
+
+def cram_md5_response(user: str, password: str, challenge: bytes) -> str:
+    """CRAM-MD5 (RFC 2195): the user and the HMAC-MD5 of the challenge keyed by the password."""
+    return user + " " + hmac.new(password.encode("ascii"), challenge, "md5").hexdigest()
+
+
+def xoauth2_response(user: str, token: str) -> str:
+    """XOAUTH2's initial response for ``user`` with an OAuth 2.0 bearer ``token``."""
+    return f"user={user}\x01auth=Bearer {token}\x01\x01"
+
+
+def xoauth2(user: str, token: str) -> Callable[[bytes | None], str]:
+    """An authobject for ``smtp.auth("XOAUTH2", xoauth2(user, token))``."""
+
+    def authobject(challenge: bytes | None = None) -> str:
+        # A challenge after the initial response is the server's JSON error: answer empty.
+        return xoauth2_response(user, token) if challenge is None else ""
+
+    return authobject
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode("ascii")).decode("ascii")
+
+
+def auth_flow(
+    state: Any, mechanism: str, authobject: AuthObject, initial_response_ok: bool
+) -> Generator[str, Reply, tuple[int, bytes]]:
+    """AUTH ``mechanism`` driven by ``authobject``; 235 or 503 returned, else raises.
+
+    ``state._auth_challenge_count`` counts challenges as smtplib does (LOGIN reads it).
+    """
+    mechanism = mechanism.upper()
+    initial = authobject() if initial_response_ok else None
+    if initial is not None:
+        reply = yield command_line("AUTH", mechanism + " " + _b64(initial))
+        state._auth_challenge_count = 1
+    else:
+        reply = yield command_line("AUTH", mechanism)
+        state._auth_challenge_count = 0
+    while reply.code == 334:
+        state._auth_challenge_count += 1
+        challenge = base64.decodebytes(reply.message)
+        answer = authobject(challenge)
+        reply = yield command_line(_b64(answer or ""))
+        if state._auth_challenge_count > MAX_CHALLENGES:
+            raise SMTPException(
+                "Server AUTH mechanism infinite loop. Last response: "
+                + repr((reply.code, reply.message))
+            )
+    if reply.code in (235, 503):
+        return (reply.code, reply.message)
+    raise SMTPAuthenticationError(reply.code, reply.message)

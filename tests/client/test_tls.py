@@ -1,0 +1,193 @@
+"""TLS: STARTTLS and implicit TLS verified by default, against trustme certificates."""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+
+import pytest
+import trustme
+
+import smtpclient
+from smtpclient import _tls
+
+from ._servers import StartServer
+
+LOCAL = "client.test"
+
+
+@pytest.fixture
+def trusting_default(monkeypatch: pytest.MonkeyPatch, client_tls: ssl.SSLContext) -> ssl.SSLContext:
+    """Make the process-wide default context trust the test CA (as the pytest plugin does)."""
+    monkeypatch.setattr(_tls, "_context", client_tls)
+    return client_tls
+
+
+def test_default_context_is_verified_and_cached() -> None:
+    context = _tls.default_context()
+    assert context is _tls.default_context()
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert context.check_hostname
+
+
+def test_starttls_with_default_context(
+    start_server: StartServer, server_tls: ssl.SSLContext, trusting_default: ssl.SSLContext
+) -> None:
+    server = start_server(starttls=server_tls)
+    with smtpclient.SMTP(server.host, server.port, local_hostname=LOCAL) as smtp:
+        smtp.ehlo()
+        assert smtp.has_extn("starttls")
+        assert smtp.starttls()[0] == 220
+        assert smtp.ehlo_resp is None
+        assert smtp.esmtp_features == {}
+        assert isinstance(smtp.sock, ssl.SSLSocket)
+        assert smtp.sendmail("a@example.com", "b@example.com", "secret") == {}
+    assert server.handler.messages[0].content == b"secret\r\n"
+
+
+def test_starttls_unknown_ca_fails_verification(
+    start_server: StartServer, server_tls: ssl.SSLContext
+) -> None:
+    server = start_server(starttls=server_tls)
+    smtp = smtpclient.SMTP(server.host, server.port, local_hostname=LOCAL)
+    try:
+        with pytest.raises(ssl.SSLCertVerificationError):
+            smtp.starttls(context=ssl.create_default_context())  # system CAs only
+        assert smtp.sock is None
+    finally:
+        smtp.close()
+
+
+def test_starttls_wrong_host_name_fails(
+    start_server: StartServer, ca: trustme.CA, client_tls: ssl.SSLContext
+) -> None:
+    other = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("mail.other.example").configure_cert(other)
+    server = start_server(starttls=other)
+    with (
+        smtpclient.SMTP(server.host, server.port, local_hostname=LOCAL) as smtp,
+        pytest.raises(ssl.SSLCertVerificationError, match=r"mismatch|match"),
+    ):
+        smtp.starttls(context=client_tls)
+
+
+def test_the_name_checked_is_the_one_given_to_connect(
+    start_server: StartServer, client_tls: ssl.SSLContext, server_tls: ssl.SSLContext
+) -> None:
+    server = start_server(starttls=server_tls)
+    smtp = smtpclient.SMTP(local_hostname=LOCAL)  # no host in the constructor
+    try:
+        smtp.connect("localhost", server.port)
+        smtp.starttls(context=client_tls)
+        assert smtp.sock.server_hostname == "localhost"  # type: ignore[union-attr]
+        smtp.quit()
+    finally:
+        smtp.close()
+
+
+def test_an_unverified_context_can_still_be_passed(
+    start_server: StartServer, server_tls: ssl.SSLContext
+) -> None:
+    server = start_server(starttls=server_tls)
+    with smtpclient.SMTP(server.host, server.port, local_hostname=LOCAL) as smtp:
+        assert smtp.starttls(context=ssl._create_unverified_context())[0] == 220
+        assert smtp.noop()[0] == 250
+
+
+def test_starttls_not_supported(start_server: StartServer) -> None:
+    server = start_server()
+    with (
+        smtpclient.SMTP(server.host, server.port, local_hostname=LOCAL) as smtp,
+        pytest.raises(smtpclient.SMTPNotSupportedError),
+    ):
+        smtp.starttls()
+
+
+def test_smtp_ssl_default_context_verifies(
+    start_server: StartServer, server_tls: ssl.SSLContext, trusting_default: ssl.SSLContext
+) -> None:
+    server = start_server(implicit_tls=server_tls)
+    with smtpclient.SMTP_SSL(server.host, server.port, local_hostname=LOCAL) as smtp:
+        assert smtp.context is trusting_default
+        assert smtp.sendmail("a@example.com", "b@example.com", "over tls") == {}
+    assert len(server.handler.messages) == 1
+
+
+def test_smtp_ssl_unknown_ca_fails(start_server: StartServer, server_tls: ssl.SSLContext) -> None:
+    server = start_server(implicit_tls=server_tls)
+    with pytest.raises(ssl.SSLCertVerificationError):
+        smtpclient.SMTP_SSL(
+            server.host, server.port, local_hostname=LOCAL, context=ssl.create_default_context()
+        )
+
+
+def test_smtp_ssl_wrong_host_name_fails(
+    start_server: StartServer, ca: trustme.CA, client_tls: ssl.SSLContext
+) -> None:
+    other = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("mail.other.example").configure_cert(other)
+    server = start_server(implicit_tls=other)
+    with pytest.raises(ssl.SSLCertVerificationError):
+        smtpclient.SMTP_SSL(server.host, server.port, local_hostname=LOCAL, context=client_tls)
+
+
+def test_tls_argument_checks() -> None:
+    context = ssl.create_default_context()
+    with pytest.raises(ValueError, match="mutually exclusive"):
+        smtpclient.SMTP_SSL(keyfile="k.pem", context=context)
+    with pytest.raises(ValueError, match="mutually exclusive"):
+        smtpclient.SMTP(local_hostname=LOCAL).starttls(certfile="c.pem", context=context)
+
+
+def test_plaintext_sent_before_the_handshake_is_discarded(
+    server_tls: ssl.SSLContext, client_tls: ssl.SSLContext
+) -> None:
+    """A man in the middle appends a forged reply to the 220: it must never be read."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(5)
+    port = listener.getsockname()[1]
+    errors: list[BaseException] = []
+
+    def serve() -> None:
+        try:
+            conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(5)
+                reader = conn.makefile("rb")
+                conn.sendall(b"220 hi\r\n")
+                reader.readline()  # EHLO
+                conn.sendall(b"250-hi\r\n250 STARTTLS\r\n")
+                reader.readline()  # STARTTLS
+                conn.sendall(b"220 go ahead\r\n250 INJECTED\r\n")
+                with server_tls.wrap_socket(conn, server_side=True) as tls:
+                    tls_reader = tls.makefile("rb")
+                    tls_reader.readline()  # EHLO again, over TLS
+                    tls.sendall(b"250 real\r\n")
+                    tls_reader.readline()  # QUIT
+                    tls.sendall(b"221 bye\r\n")
+        except BaseException as exc:  # surfaced in the test below
+            errors.append(exc)
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        with smtpclient.SMTP("127.0.0.1", port, local_hostname=LOCAL) as smtp:
+            smtp.starttls(context=client_tls)
+            assert smtp.ehlo() == (250, b"real")
+    finally:
+        thread.join(5)
+        listener.close()
+    assert not errors
+
+
+def test_keyfile_and_certfile_are_deprecated_and_blame_the_caller(tmp_path: Path) -> None:
+    missing = str(tmp_path / "missing.pem")
+    with (
+        pytest.warns(DeprecationWarning, match="keyfile and certfile") as warned,
+        pytest.raises(FileNotFoundError),
+    ):
+        smtpclient.SMTP_SSL(certfile=missing)
+    assert warned[0].filename == __file__

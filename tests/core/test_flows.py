@@ -1,0 +1,175 @@
+"""The transactions, run without sockets: a fake driver answers each command from a script."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+from smtpclient import (
+    SMTPDataError,
+    SMTPException,
+    SMTPRecipientsRefused,
+    SMTPSenderRefused,
+    SMTPServerDisconnected,
+)
+from smtpclient import _flows as flows
+from smtpclient._auth import auth_flow, xoauth2
+from smtpclient._replies import ReplyParser
+
+
+class State:
+    """The session attributes a flow reads and writes (the drivers are such objects)."""
+
+    def __init__(self, *, lmtp: bool = False, features: dict[str, str] | None = None) -> None:
+        self.debuglevel = 0
+        self.local_hostname = "client.test"
+        self.ehlo_msg = "lhlo" if lmtp else "ehlo"
+        self.helo_resp: bytes | None = None
+        self.ehlo_resp: bytes | None = b"ok" if features is not None else None
+        self.does_esmtp = features is not None
+        self.esmtp_features = features or {}
+        self.command_encoding = "ascii"
+        self._auth_challenge_count = 0
+        self._accepted: list[str] = []
+        self._lmtp = lmtp
+        self.last_data_reply = None
+        self.last_data_replies: list[Any] = []
+
+
+def run(flow: Generator[Any, Any, Any], wire: bytes) -> tuple[Any, list[Any]]:
+    """Drive ``flow``: each reply comes from ``wire``; an exhausted wire is a hang-up."""
+    replies = ReplyParser().feed(wire)
+    events: list[Any] = []
+    value = None
+    try:
+        event = next(flow)
+        while True:
+            events.append(event)
+            if isinstance(event, (str, bytes, list)) or event is flows.READ:
+                if not replies:
+                    event = flow.throw(SMTPServerDisconnected("Connection unexpectedly closed"))
+                    continue
+                value = replies.pop(0)
+            else:
+                value = None
+            event = flow.send(value)
+    except StopIteration as stop:
+        assert not replies, f"unread replies: {replies}"
+        return stop.value, events
+
+
+def test_sendmail_success() -> None:
+    state = State(features={"size": "1000"})
+    result, events = run(
+        flows.sendmail(state, "a@x", ["b@x", "c@x"], "hi"),
+        b"250 ok\r\n250 ok\r\n550 5.1.1 no\r\n354 go\r\n250 queued\r\n",
+    )
+    assert result == {"c@x": (550, b"5.1.1 no")}
+    assert events == [
+        "mail FROM:<a@x> size=2\r\n",
+        "rcpt TO:<b@x>\r\n",
+        "rcpt TO:<c@x>\r\n",
+        "data\r\n",
+        [b"hi", b"\r\n.\r\n"],
+    ]
+    assert state.last_data_reply.message == b"queued"
+
+
+def test_sender_refused_resets() -> None:
+    with pytest.raises(SMTPSenderRefused) as caught:
+        run(flows.sendmail(State(features={}), "a@x", "b@x", "hi"), b"550 no\r\n250 reset\r\n")
+    assert caught.value.args == (550, b"no", "a@x")
+
+
+def test_sender_refused_with_421_closes_instead_of_reset() -> None:
+    flow = flows.sendmail(State(features={}), "a@x", "b@x", "hi")
+    assert next(flow).startswith("mail")
+    assert flow.send(ReplyParser().feed(b"421 bye\r\n")[0]) is flows.CLOSE
+    with pytest.raises(SMTPSenderRefused):
+        flow.send(None)
+
+
+def test_rset_after_refusal_ignores_a_hang_up() -> None:
+    # The server refuses the recipients, then hangs up: the caller sees the refusal.
+    with pytest.raises(SMTPRecipientsRefused):
+        run(flows.sendmail(State(features={}), "a@x", ["b@x"], "hi"), b"250 ok\r\n550 no\r\n")
+
+
+def test_data_refused_raises_data_error() -> None:
+    with pytest.raises(SMTPDataError) as caught:
+        run(
+            flows.sendmail(State(features={}), "a@x", "b@x", "hi"),
+            b"250 ok\r\n250 ok\r\n354 go\r\n554 5.6.0 spam\r\n250 reset\r\n",
+        )
+    assert caught.value.enhanced_status == "5.6.0"
+
+
+def test_size_checked_before_mail() -> None:
+    with pytest.raises(SMTPSenderRefused) as caught:
+        run(flows.sendmail(State(features={"size": "3"}), "a@x", "b@x", "toolong"), b"")
+    assert caught.value.smtp_code == 552
+
+
+def test_lmtp_reads_one_reply_per_accepted_recipient() -> None:
+    state = State(lmtp=True, features={})
+    result, events = run(
+        flows.sendmail(state, "a@x", ["b@x", "c@x", "d@x"], "hi"),
+        b"250 ok\r\n250 ok\r\n550 no\r\n250 ok\r\n354 go\r\n250 b done\r\n452 4.2.2 full\r\n",
+    )
+    assert result == {"c@x": (550, b"no"), "d@x": (452, b"4.2.2 full")}
+    assert events[-1] is flows.READ
+    assert [(r, reply.code) for r, reply in state.last_data_replies] == [("b@x", 250), ("d@x", 452)]
+
+
+def test_lmtp_every_recipient_refused_after_data_is_a_data_error() -> None:
+    with pytest.raises(SMTPDataError) as caught:
+        run(
+            flows.sendmail(State(lmtp=True, features={}), "a@x", ["b@x", "c@x"], "hi"),
+            b"250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n550 b no\r\n551 c no\r\n250 reset\r\n",
+        )
+    assert caught.value.args == (550, b"b no")
+
+
+def test_ehlo_falls_back_to_helo() -> None:
+    state = State()
+    result, events = run(flows.ehlo_or_helo_if_needed(state), b"502 no\r\n250 hi\r\n")
+    assert result is None
+    assert events == ["ehlo client.test\r\n", "helo client.test\r\n"]
+    assert state.helo_resp == b"hi"
+    assert not state.does_esmtp
+
+
+def test_login_prefers_cram_md5_then_falls_back() -> None:
+    state = State(features={"auth": " LOGIN PLAIN CRAM-MD5"})
+    state.auth_cram_md5 = lambda challenge=None: None if challenge is None else "u digest"  # type: ignore[attr-defined]
+    state.auth_plain = lambda challenge=None: "\0u\0p"  # type: ignore[attr-defined]
+    result, events = run(
+        flows.login(state, "u", "p", True),
+        b"334 PDE+\r\n535 5.7.8 no\r\n235 2.7.0 ok\r\n",
+    )
+    assert result == (235, b"2.7.0 ok")
+    assert events[0] == "AUTH CRAM-MD5\r\n"
+    assert events[2] == "AUTH PLAIN AHUAcA==\r\n"
+
+
+def test_login_without_a_known_mechanism() -> None:
+    with pytest.raises(SMTPException, match="No suitable authentication method"):
+        run(flows.login(State(features={"auth": " GSSAPI"}), "u", "p", True), b"")
+
+
+def test_xoauth2_failure_dance() -> None:
+    state = State(features={})
+    with pytest.raises(SMTPException) as caught:
+        run(
+            auth_flow(state, "xoauth2", xoauth2("u", "t"), True),
+            b"334 eyJzdGF0dXMiOiI0MDEifQ==\r\n535 5.7.8 bad token\r\n",
+        )
+    assert caught.value.args == (535, b"5.7.8 bad token")
+
+
+def test_auth_loop_is_bounded() -> None:
+    state = State(features={})
+    with pytest.raises(SMTPException, match="infinite loop"):
+        run(auth_flow(state, "LOGIN", lambda c=None: "x", False), b"334 \r\n" * 7)
