@@ -1,0 +1,111 @@
+"""CertificateAuthority: a trustme CA issuing the fake server's certificates."""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import ssl
+import tempfile
+import threading
+from collections.abc import Callable, Iterable
+
+import trustme
+
+__all__ = ["DEFAULT_HOSTNAMES", "CertificateAuthority"]
+
+DEFAULT_HOSTNAMES = ("localhost", "127.0.0.1", "::1")
+
+_shared_lock = threading.Lock()
+_shared: CertificateAuthority | None = None
+
+
+class CertificateAuthority:
+    """A throw-away certificate authority for tests, built on trustme.
+
+    Generating keys is the slow part, so keys are ECDSA and ``shared()`` hands out one CA per
+    process. Server contexts are cached per host-name set; a server context also answers SNI for
+    any other name with a certificate issued on the fly (and cached) by the same CA, so a client
+    sent to ``smtp.example.com`` that trusts this CA verifies the chain and the name.
+    """
+
+    def __init__(self) -> None:
+        self._ca = trustme.CA(key_type=trustme.KeyType.ECDSA)
+        self._lock = threading.Lock()
+        self._contexts: dict[tuple[str, ...], ssl.SSLContext] = {}
+        self._pem_path: str | None = None
+
+    @classmethod
+    def shared(cls) -> CertificateAuthority:
+        """The process-wide CA, created on first use."""
+        global _shared
+        with _shared_lock:
+            if _shared is None:
+                _shared = cls()
+            return _shared
+
+    @property
+    def ca_pem(self) -> bytes:
+        """The CA certificate, PEM-encoded."""
+        return bytes(self._ca.cert_pem.bytes())
+
+    @property
+    def ca_pem_path(self) -> str:
+        """A file holding the CA certificate (PEM), written once and removed at exit."""
+        with self._lock:
+            if self._pem_path is None:
+                fd, path = tempfile.mkstemp(prefix="smtpfake-ca-", suffix=".pem")
+                with os.fdopen(fd, "wb") as f:
+                    f.write(self.ca_pem)
+                atexit.register(_remove, path)
+                self._pem_path = path
+            return self._pem_path
+
+    def server_context(self, hostnames: Iterable[str] = DEFAULT_HOSTNAMES) -> ssl.SSLContext:
+        """A server context for ``hostnames`` (cached), answering SNI for any other name."""
+        key = tuple(hostnames)
+        with self._lock:
+            ctx = self._contexts.get(key)
+            if ctx is None:
+                ctx = self._issue(key)
+                ctx.sni_callback = self._sni_for(key)
+                self._contexts[key] = ctx
+            return ctx
+
+    def client_context(self) -> ssl.SSLContext:
+        """A client context that trusts this CA and verifies host names."""
+        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+        self.trust(ctx)
+        return ctx
+
+    def trust(self, ctx: ssl.SSLContext) -> None:
+        """Make an existing (client) context trust this CA."""
+        self._ca.configure_trust(ctx)
+
+    def _issue(self, hostnames: tuple[str, ...]) -> ssl.SSLContext:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self._ca.issue_cert(*hostnames).configure_cert(ctx)
+        return ctx
+
+    def _sni_for(
+        self, served: tuple[str, ...]
+    ) -> Callable[[ssl.SSLObject, str | None, ssl.SSLContext], None]:
+        def sni(sslobj: ssl.SSLObject, name: str | None, ctx: ssl.SSLContext) -> None:
+            if not name or name in served:
+                return
+            with self._lock:
+                named = self._contexts.get((name,))
+                if named is None:
+                    try:
+                        named = self._issue((name,))
+                    except ValueError:  # not a name a certificate can hold: serve the default
+                        return
+                    self._contexts[(name,)] = named
+            sslobj.context = named
+
+        return sni
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
