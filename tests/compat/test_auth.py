@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import hmac
+import smtplib
 from typing import Any
 
 import pytest
 
-from ._harness import Conversation, compare
+from ._harness import Conversation, candidate, compare, run
 
 
 def b64(text: str | bytes) -> str:
@@ -168,13 +169,19 @@ def test_auth_with_initial_response_disabled(make_peer: Any) -> None:
 
 
 def test_endless_challenges_are_cut_off(make_peer: Any) -> None:
+    """Same error as smtplib; deliberately, we also hang up on a server stuck mid-AUTH."""
     peer = make_peer(
         {"EHLO": ehlo("LOGIN"), "AUTH": "334 VXNlcm5hbWU6", "AUTH_CONT": ["334 eA=="] * 8}
     )
-    out = compare(peer, login())
-    assert out.error is not None
-    assert out.error.type == "SMTPException"
-    assert str(out.error.args[0]).startswith("Server AUTH mechanism infinite loop.")
+    theirs, ours = run(smtplib, peer, login()), run(candidate(), peer, login())
+    for out in (theirs, ours):
+        assert out.error is not None
+        assert out.error.type == "SMTPException"
+        assert str(out.error.args[0]).startswith("Server AUTH mechanism infinite loop.")
+        assert out.error.is_smtplib_class
+    assert ours.sent == theirs.sent
+    assert theirs.clients[0]["sock is None"] is False
+    assert ours.clients[0]["sock is None"] is True
 
 
 def test_auth_failure_with_unexpected_code(make_peer: Any) -> None:
