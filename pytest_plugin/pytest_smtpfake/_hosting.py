@@ -1,0 +1,202 @@
+"""Which server a test gets: a session-hosted one reset for the test, or its own.
+
+A test without ``@pytest.mark.smtpfake`` options borrows the session's server of the kind it asks
+for, reset to a clean state (no mail, sessions, rules or errors from an earlier test); a test
+with options gets a server of its own, started for it (about a millisecond) and stopped after it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import ssl
+import tempfile
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from smtpfake import CertificateAuthority, FakeLMTPServer, FakeSMTPServer, ServerError
+
+    AnyServer: TypeAlias = FakeSMTPServer | FakeLMTPServer
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One flavour of server a fixture hands out."""
+
+    fixture: str  # the fixture name, used in messages and report sections
+    lmtp: bool = False
+    tls: str = "none"  # the default for the ``tls`` option
+    fixed_tls: bool = False  # the fixture's name promises this tls; the marker may not change it
+    unix_socket: bool = False  # always a server of the test's own, on a fresh socket path
+
+
+KINDS: dict[str, Kind] = {
+    "smtp": Kind("smtp_server"),
+    "starttls": Kind("smtp_starttls_server", tls="starttls", fixed_tls=True),
+    "smtps": Kind("smtps_server", tls="implicit", fixed_tls=True),
+    "lmtp": Kind("lmtp_server", lmtp=True),
+    "lmtp_unix": Kind("lmtp_unix_server", lmtp=True, unix_socket=True),
+}
+
+
+def marker_options(node: pytest.Item) -> dict[str, Any]:
+    """Merge every ``smtpfake`` marker on the test, the closest (function over class) winning."""
+    options: dict[str, Any] = {}
+    for mark in reversed(list(node.iter_markers("smtpfake"))):
+        if mark.args:
+            pytest.fail(
+                f"@pytest.mark.smtpfake takes keyword options only (as FakeSMTPServer does), "
+                f"got positional {mark.args!r}",
+                pytrace=False,
+            )
+        options.update(mark.kwargs)
+    return options
+
+
+def _build(
+    smtpfake: ModuleType,
+    kind: Kind,
+    ca: Callable[[], CertificateAuthority],
+    options: Mapping[str, Any],
+) -> AnyServer:
+    if kind.fixed_tls and options.get("tls", kind.tls) != kind.tls:
+        pytest.fail(
+            f"{kind.fixture} always has tls={kind.tls!r}; the smtpfake marker asks for "
+            f"tls={options['tls']!r} (use smtp_server for a server configured by the marker)",
+            pytrace=False,
+        )
+    cls = smtpfake.FakeLMTPServer if kind.lmtp else smtpfake.FakeSMTPServer
+    arguments = {"tls": kind.tls, **options}
+    if arguments["tls"] != "none" and "ca" not in arguments:
+        arguments["ca"] = ca()  # only TLS needs the CA: a plain server makes no keys
+    try:
+        server: AnyServer = cls(**arguments)
+    except (TypeError, ValueError) as exc:
+        pytest.fail(f"bad smtpfake marker options for {kind.fixture}: {exc}", pytrace=False)
+    return server
+
+
+def _stop_all(servers: list[AnyServer]) -> None:
+    """Stop every server, then re-raise the first error (``stop()`` re-raises server errors)."""
+    first_error: BaseException | None = None
+    for server in servers:
+        try:
+            server.stop()
+        except BaseException as exc:  # the remaining servers must still be stopped
+            first_error = first_error or exc
+    if first_error is not None:
+        raise first_error
+
+
+class Hosting:
+    """The session's servers, one per kind, started on first use and stopped at session end."""
+
+    def __init__(self, smtpfake: ModuleType) -> None:
+        self.smtpfake = smtpfake
+        self._servers: dict[str, AnyServer] = {}
+        self._lock = threading.Lock()
+        self._trusting_context: ssl.SSLContext | None = None
+
+    def ca(self) -> CertificateAuthority:
+        """The process-wide test CA (``smtp_ca``), created on first use."""
+        ca: CertificateAuthority = self.smtpfake.CertificateAuthority.shared()
+        return ca
+
+    def trusting_context(self) -> ssl.SSLContext:
+        """A verified client context that trusts the CA, built once (it loads the system store)."""
+        with self._lock:
+            if self._trusting_context is None:
+                self._trusting_context = self.ca().client_context()
+            return self._trusting_context
+
+    def shared(self, name: str) -> AnyServer:
+        """The session's running server of this kind (its state is whatever the last test left)."""
+        with self._lock:
+            server = self._servers.get(name)
+            if server is None:
+                server = _build(self.smtpfake, KINDS[name], self.ca, {})
+                server.start()
+                self._servers[name] = server
+            return server
+
+    def close(self) -> None:
+        with self._lock:
+            servers, self._servers = list(self._servers.values()), {}
+        _stop_all(servers)
+
+
+class TestServers:
+    """The servers one test uses, each created once per test whichever fixture asks first.
+
+    ``smtp_starttls_server`` and the redirect's plain-SMTP target are therefore the same object
+    within a test, and the report hooks know every server whose transcript a failure should show.
+    """
+
+    __test__ = False  # not a test class, whatever pytest's collector thinks of the name
+
+    def __init__(self, hosting: Hosting, options: Mapping[str, Any]) -> None:
+        self.hosting = hosting
+        self.options = dict(options)
+        self.used: dict[str, AnyServer] = {}
+        self._own: list[AnyServer] = []
+        self._temp_dirs: list[Path] = []
+        self._lock = threading.RLock()
+
+    def get(self, name: str) -> AnyServer:
+        """The test's server of this kind; the first call starts or resets it."""
+        with self._lock:
+            server = self.used.get(name)
+            if server is None:
+                server = self._provide(name)
+                self.used[name] = server
+            return server
+
+    def _provide(self, name: str) -> AnyServer:
+        kind = KINDS[name]
+        if not self.options and not kind.unix_socket:
+            server = self.hosting.shared(name)
+            server.reset()
+            return server
+        options = dict(self.options)
+        if kind.unix_socket:
+            # A short private directory: socket paths are limited to about 100 bytes.
+            directory = Path(tempfile.mkdtemp(prefix="smtpfake-"))
+            self._temp_dirs.append(directory)
+            options["path"] = str(directory / "lmtp.sock")
+        server = _build(self.hosting.smtpfake, kind, self.hosting.ca, options)
+        server.start()
+        self._own.append(server)
+        return server
+
+    def labelled(self) -> list[tuple[str, AnyServer]]:
+        with self._lock:
+            return [(KINDS[name].fixture, server) for name, server in self.used.items()]
+
+    def errors(self) -> list[tuple[str, ServerError]]:
+        """Collect (and so clear) the errors raised inside the servers' threads, by fixture."""
+        smtpfake = self.hosting.smtpfake
+        found: list[tuple[str, ServerError]] = []
+        for label, server in self.labelled():
+            try:
+                server.check()
+            except smtpfake.ServerError as exc:
+                found.append((label, exc))
+        return found
+
+    def close(self) -> None:
+        with self._lock:
+            own, self._own = self._own, []
+            temp_dirs, self._temp_dirs = self._temp_dirs, []
+        try:
+            _stop_all(own)
+        finally:
+            for directory in temp_dirs:
+                shutil.rmtree(directory, ignore_errors=True)

@@ -1,0 +1,185 @@
+"""``smtp_redirect`` against application code that only knows smtplib (and hard-codes its host)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_logging_smtp_handler_with_starttls_and_login(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import logging, logging.handlers
+        import pytest
+
+        @pytest.mark.smtpfake(users={"ops": "hunter2"}, auth_required=True)
+        def test_error_mail(smtp_redirect):
+            handler = logging.handlers.SMTPHandler(
+                mailhost=("smtp.example.com", 587),
+                fromaddr="app@example.com",
+                toaddrs=["ops@example.com"],
+                subject="Application error",
+                credentials=("ops", "hunter2"),
+                secure=(),          # STARTTLS with smtplib's default (unverified) context
+                timeout=5,
+            )
+            handler.handleError = lambda record: pytest.fail("SMTPHandler failed to send")
+            logger = logging.getLogger("app")
+            logger.addHandler(handler)
+            try:
+                logger.error("disk full")
+            finally:
+                logger.removeHandler(handler)
+            smtp_redirect.smtp.assert_sent(1, to="ops@example.com", subject="Application error")
+            captured = smtp_redirect.smtp.outbox.last
+            assert "disk full" in captured.text
+            assert captured.session.tls and captured.session.auth_user == "ops"
+            assert smtp_redirect.connections == [("smtp.example.com", 587, "smtp")]
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_flask_mail_style_starttls_with_the_default_context(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import smtplib, ssl
+        from email.message import EmailMessage
+        import pytest
+
+        PEER_NAMES = []
+
+        def send_welcome(to):
+            # Application code: verified STARTTLS to a hard-coded host, as Flask-Mail/Django do.
+            msg = EmailMessage()
+            msg["From"], msg["To"], msg["Subject"] = "noreply@example.com", to, "Welcome"
+            msg.set_content("Thanks for signing up.")
+            with smtplib.SMTP("smtp.example.com", 587, timeout=5) as s:
+                s.starttls(context=ssl.create_default_context())
+                PEER_NAMES.extend(v for k, v in s.sock.getpeercert()["subjectAltName"])
+                s.login("app", "pw")
+                s.send_message(msg)
+
+        @pytest.mark.smtpfake(users={"app": "pw"})
+        def test_welcome(smtp_redirect):
+            send_welcome("new@example.org")
+            smtp_redirect.smtp.assert_sent(to="new@example.org", subject="Welcome")
+            assert smtp_redirect.smtp.outbox.last.session.tls
+            assert PEER_NAMES == ["smtp.example.com"]    # verified for the name the app asked for
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_django_style_smtp_ssl_and_lmtp(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import smtplib, ssl
+
+        def test_smtps(smtp_redirect):
+            context = ssl.create_default_context()
+            with smtplib.SMTP_SSL("mail.example.net", 465, context=context, timeout=5) as s:
+                s.sendmail("a@example.com", ["b@example.com"], "Subject: ssl\\r\\n\\r\\nx")
+            smtp_redirect.smtps.assert_sent(subject="ssl")
+            assert context.check_hostname and context.verify_mode == ssl.CERT_REQUIRED
+            assert smtp_redirect.connections == [("mail.example.net", 465, "smtps")]
+
+        def test_lmtp(smtp_redirect):
+            with smtplib.LMTP("/var/run/dovecot/lmtp") as s:
+                s.sendmail("a@example.com", ["b@example.com"], "Subject: unix\\r\\n\\r\\nx")
+            with smtplib.LMTP("lmtp.example.net", 24) as s:
+                s.sendmail("a@example.com", ["c@example.com"], "Subject: tcp\\r\\n\\r\\nx")
+            assert [m.subject for m in smtp_redirect.lmtp.outbox] == ["unix", "tcp"]
+            assert smtp_redirect.connections == [
+                ("/var/run/dovecot/lmtp", None, "lmtp"),
+                ("lmtp.example.net", 24, "lmtp"),
+            ]
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=2)
+
+
+def test_smtpclient_twins_with_their_verified_default_context(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import smtpclient
+        import smtpclient._sync, smtpclient._tls
+
+        ORIGINAL = smtpclient._tls.default_context
+
+        def test_redirected(smtp_redirect):
+            with smtpclient.SMTP("smtp.example.com", 587, timeout=5) as s:
+                s.starttls()                       # verified by default, and trusted here
+                s.sendmail("a@example.com", ["b@example.com"], "Subject: client\\r\\n\\r\\nx")
+            with smtpclient.SMTP_SSL("smtp.example.com", 465, timeout=5) as s:
+                s.sendmail("a@example.com", ["b@example.com"], "Subject: ssl\\r\\n\\r\\nx")
+            with smtpclient.LMTP("/run/lmtp") as s:
+                s.sendmail("a@example.com", ["b@example.com"], "Subject: lmtp\\r\\n\\r\\nx")
+            assert smtp_redirect.smtp.outbox.last.session.tls
+            assert smtp_redirect.smtps.outbox.last.subject == "ssl"
+            assert smtp_redirect.lmtp.outbox.last.subject == "lmtp"
+            assert [c.kind for c in smtp_redirect.connections] == ["smtp", "smtps", "lmtp"]
+
+        def test_restored_afterwards():
+            assert smtpclient._sync.default_context is ORIGINAL
+            assert smtpclient._tls.default_context is ORIGINAL
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=2)
+
+
+def test_redirect_is_undone_after_the_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import smtplib, socket
+        import pytest
+
+        def seams():
+            return smtplib.SMTP._get_socket, smtplib.SMTP.starttls, smtplib.LMTP.connect
+
+        ORIGINAL = seams()
+
+        def closed_port():
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                return s.getsockname()[1]
+
+        def test_redirected(smtp_redirect):
+            with smtplib.SMTP("127.0.0.1", closed_port(), timeout=5) as s:
+                assert s.noop()[0] == 250
+
+        def test_not_redirected():
+            assert seams() == ORIGINAL
+            with pytest.raises(ConnectionRefusedError):
+                smtplib.SMTP("127.0.0.1", closed_port(), timeout=5)
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=2)
+
+
+def test_connections_to_the_tests_own_servers_pass_through(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import smtplib, threading
+
+        def test_direct_and_threaded(smtp_redirect, smtp_server):
+            with smtplib.SMTP(*smtp_server.address) as s:        # a fake server: not redirected
+                s.sendmail("a@example.com", ["b@example.com"], "Subject: direct\\r\\n\\r\\nx")
+            errors = []
+
+            def worker():  # application code sending from its own thread
+                try:
+                    with smtplib.SMTP("smtp.example.com", 25, timeout=5) as s:
+                        s.sendmail("a@example.com", ["b@example.com"], "Subject: thread\\n\\nx")
+                except Exception as exc:
+                    errors.append(exc)
+
+            thread = threading.Thread(target=worker)
+            thread.start()
+            thread.join(10)
+            assert not thread.is_alive() and errors == []
+            smtp_server.assert_sent(1, subject="direct")
+            smtp_redirect.smtp.assert_sent(1, subject="thread")
+            assert smtp_redirect.connections == [("smtp.example.com", 25, "smtp")]
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
