@@ -72,6 +72,21 @@ class TestDeliberateDifferences:
         assert b"STARTTLS\r\n" in theirs.sent[0]
         assert b"STARTTLS\r\n" not in ours.sent[0]
 
+    def test_refused_data_command_resets_the_transaction(self, make_peer: Any) -> None:
+        """smtplib raises without RSET when DATA itself is refused; its next MAIL meets 503."""
+        peer = make_peer({"DATA": "554 5.6.0 no thanks"})
+
+        def conv(c: Conversation) -> Any:
+            return c.smtp().sendmail("a@example.org", ["b@example.org"], b"hi\r\n")
+
+        theirs, ours = both(peer, conv)
+        for out in (theirs, ours):
+            assert out.error is not None
+            assert out.error.type == "SMTPDataError"
+            assert out.error.attrs == {"smtp_code": 554, "smtp_error": b"5.6.0 no thanks"}
+        assert b"rset\r\n" not in theirs.sent[0]
+        assert b"rset\r\n" in ours.sent[0]
+
     def test_smtp_ssl_verifies_the_certificate_by_default(
         self, make_peer: Any, server_tls: ssl.SSLContext
     ) -> None:
