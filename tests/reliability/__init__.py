@@ -1,0 +1,1 @@
+"""Reliability: the client against hostile servers, the fake server against hostile clients."""
