@@ -20,9 +20,11 @@ from ._exceptions import (
     SMTPSenderRefused,
     SMTPServerDisconnected,
 )
+from ._lmtp import LMTP, LMTP_PORT
 from ._message import quotedata
 from ._replies import Reply, ReplyParser
-from ._sync import LMTP, LMTP_PORT, SMTP, SMTP_PORT, SMTP_SSL, SMTP_SSL_PORT
+from ._smtp_ssl import SMTP_SSL, SMTP_SSL_PORT
+from ._sync import SMTP, SMTP_PORT
 from ._tls import default_context
 
 __all__ = [

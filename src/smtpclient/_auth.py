@@ -10,13 +10,14 @@ empty line to acknowledge the JSON error a server sends as a challenge when the 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hmac
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from typing import Any
 
 from ._commands import command_line
+from ._events import CLOSE, Flow
 from ._exceptions import SMTPAuthenticationError, SMTPException
-from ._replies import Reply
 
 __all__ = [
     "MAX_CHALLENGES",
@@ -71,10 +72,14 @@ def _b64(text: str) -> str:
 
 def auth_flow(
     state: Any, mechanism: str, authobject: AuthObject, initial_response_ok: bool
-) -> Generator[str, Reply, tuple[int, bytes]]:
+) -> Flow[tuple[int, bytes]]:
     """AUTH ``mechanism`` driven by ``authobject``; 235 or 503 returned, else raises.
 
-    ``state._auth_challenge_count`` counts challenges as smtplib does (LOGIN reads it).
+    ``state._auth_challenge_count`` counts challenges as smtplib does (LOGIN reads it). When no
+    answer to a challenge can be made (a bad challenge, an authobject error, a non-ASCII
+    answer), the exchange is cancelled with ``*`` before the error is raised, so the session
+    stays in step; smtplib leaves the server waiting for an answer. A server that keeps
+    challenging is hung up on (smtplib raises the same error but leaves the connection open).
     """
     mechanism = mechanism.upper()
     initial = authobject() if initial_response_ok else None
@@ -86,10 +91,18 @@ def auth_flow(
         state._auth_challenge_count = 0
     while reply.code == 334:
         state._auth_challenge_count += 1
-        challenge = base64.decodebytes(reply.message)
-        answer = authobject(challenge)
-        reply = yield command_line(_b64(answer or ""))
+        try:
+            answer = authobject(base64.decodebytes(reply.message))
+            line = command_line(_b64(answer or ""))
+        except Exception:
+            # No answer (a bad challenge, an authobject error, a non-ASCII answer): cancel the
+            # exchange with "*" (RFC 4954, 4) so the next command is not taken for an answer.
+            with contextlib.suppress(SMTPException):
+                yield command_line("*")
+            raise
+        reply = yield line
         if state._auth_challenge_count > MAX_CHALLENGES:
+            yield CLOSE  # the server is looping, and still waits for an answer: give up on it
             raise SMTPException(
                 "Server AUTH mechanism infinite loop. Last response: "
                 + repr((reply.code, reply.message))

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import email.utils
 import re
-from typing import Final
+from typing import Final, NoReturn
 
-__all__ = ["CRLF", "addr_only", "bCRLF", "command_line", "quoteaddr"]
+__all__ = ["CRLF", "addr_only", "bCRLF", "check_argument", "command_line", "quoteaddr"]
 
 CRLF: Final = "\r\n"
 bCRLF: Final = b"\r\n"
@@ -23,17 +23,35 @@ _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _SIMPLE_ADDRESS = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
 
 
+def _refuse(text: str) -> NoReturn:
+    """Raise the ValueError for ``text``, which holds a control character (C0 or DEL)."""
+    if "\r" in text or "\n" in text:
+        shown = text.replace("\n", "\\n").replace("\r", "\\r")
+        raise ValueError(f"command and arguments contain prohibited newline characters: {shown}")
+    shown = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    raise ValueError(f"command and arguments contain prohibited control characters: {shown}")
+
+
+def check_argument(text: str) -> str:
+    """``text`` unchanged; ValueError if it holds a control character (C0 or DEL).
+
+    TypeError if it is not a str (smtplib fails later, with whatever error its quoting hits).
+
+    For what is checked before it is transformed: an address that ``email.utils.parseaddr``
+    would quietly clean (``"a@b\\r\\nRCPT TO:<c@d>"`` parses as ``a@b``) is refused as given.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"an address or option must be a str, not {type(text).__name__}")
+    if not text.isprintable() and _CONTROL.search(text):
+        _refuse(text)
+    return text
+
+
 def command_line(cmd: str, args: str = "") -> str:
     """``"CMD args\\r\\n"``; ValueError if the line holds a control character (C0 or DEL)."""
     line = cmd if args == "" else f"{cmd} {args}"
     if not line.isprintable() and _CONTROL.search(line):
-        if "\r" in line or "\n" in line:
-            shown = line.replace("\n", "\\n").replace("\r", "\\r")
-            raise ValueError(
-                f"command and arguments contain prohibited newline characters: {shown}"
-            )
-        shown = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", line)
-        raise ValueError(f"command and arguments contain prohibited control characters: {shown}")
+        _refuse(line)
     return line + CRLF
 
 

@@ -1,16 +1,9 @@
 """Each SMTP transaction, written once, as a generator a driver runs over any transport.
 
-A flow yields *events* and receives replies (the idea of httpx's auth flows):
-
-- a ``str`` is a command line (CRLF included): the driver encodes it with
-  ``state.command_encoding``, sends it and sends back the next :class:`Reply`;
-- ``bytes`` are data: sent as they are, then the next reply is sent back; a ``list`` of
-  bytes-like pieces is message data, sent as their concatenation (scatter/gather when possible);
-- :data:`READ`: send back the next reply without sending anything (LMTP's per-recipient replies);
-- :data:`CLOSE`: close the connection (after a 421);
-- :class:`StartTLS`: wrap the connection in TLS with ``event.context``, dropping any buffered
-  plaintext;
-- :class:`Debug`: print ``event.args`` as debug output.
+A flow yields *events* (see ``_events``: a command line, message data, READ, CLOSE, StartTLS,
+Debug, Call) and receives replies, the idea of httpx's auth flows. Where smtplib's compound
+methods call its public ones (``sendmail`` calls ``self.mail``...), a flow runs the step itself
+unless the client overrides that method (``state._overrides(name)``), and then yields a Call.
 
 If the driver fails to perform an event (a hang-up, a timeout, a bad reply) it throws the
 exception into the flow, so recovery (smtplib's "RSET, but ignore a disconnect") is written
@@ -23,11 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import email.message
-from collections.abc import Generator, Sequence
-from typing import Any, Final, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from ._auth import auth_flow
-from ._commands import addr_only, command_line, quoteaddr
+from ._commands import addr_only, check_argument, command_line, quoteaddr
+from ._events import CLOSE, READ, Call, Debug, Flow, StartTLS
 from ._exceptions import (
     SMTPAuthenticationError,
     SMTPDataError,
@@ -35,6 +29,7 @@ from ._exceptions import (
     SMTPHeloError,
     SMTPNotSupportedError,
     SMTPRecipientsRefused,
+    SMTPReplyError,
     SMTPResponseException,
     SMTPSenderRefused,
     SMTPServerDisconnected,
@@ -52,12 +47,14 @@ from ._replies import Reply
 __all__ = [
     "CLOSE",
     "READ",
+    "Call",
     "Debug",
     "Flow",
     "StartTLS",
     "data",
     "ehlo",
     "ehlo_or_helo_if_needed",
+    "expn",
     "greeting",
     "helo",
     "login",
@@ -69,45 +66,28 @@ __all__ = [
     "sendmail",
     "simple",
     "starttls",
+    "verify",
 ]
 
 T = TypeVar("T")
 
 
-class _Marker:
-    __slots__ = ("name",)
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __repr__(self) -> str:
-        return self.name
+def _overridden(state: Any, name: str) -> bool:
+    try:
+        return bool(state._overrides(name))
+    except AttributeError:  # a state without overrides (an asyncio driver, a test)
+        return False
 
 
-READ: Final = _Marker("READ")
-CLOSE: Final = _Marker("CLOSE")
+def _step(state: Any, name: str, flow: Callable[..., Flow[T]], *args: Any) -> Flow[T]:
+    """``flow(state, *args)``, or a flow calling the client's override of method ``name``."""
+    if _overridden(state, name):
+        return _call(name, args)
+    return flow(state, *args)
 
 
-class StartTLS:
-    """Event: start TLS on the connection with ``context`` (an ``ssl.SSLContext``)."""
-
-    __slots__ = ("context",)
-
-    def __init__(self, context: object) -> None:
-        self.context = context
-
-
-class Debug:
-    """Event: debug output (``print(*args)`` to stderr, as smtplib's ``_print_debug``)."""
-
-    __slots__ = ("args",)
-
-    def __init__(self, *args: object) -> None:
-        self.args = args
-
-
-Event = str | bytes | list[bytes | memoryview] | _Marker | StartTLS | Debug
-Flow = Generator[Event, Any, T]
+def _call(name: str, args: tuple[Any, ...]) -> Flow[Any]:
+    return (yield Call(name, args))
 
 
 def _forget_session(state: Any) -> None:
@@ -129,14 +109,14 @@ def greeting(state: Any) -> Flow[tuple[int, bytes]]:
     return (reply.code, reply.message)
 
 
-def helo(state: Any, name: str) -> Flow[tuple[int, bytes]]:
+def helo(state: Any, name: str = "") -> Flow[tuple[int, bytes]]:
     """HELO; the reply text is kept in ``state.helo_resp``."""
     reply: Reply = yield command_line("helo", name or state.local_hostname)
     state.helo_resp = reply.message
     return (reply.code, reply.message)
 
 
-def ehlo(state: Any, name: str) -> Flow[tuple[int, bytes]]:
+def ehlo(state: Any, name: str = "") -> Flow[tuple[int, bytes]]:
     """EHLO (LHLO for LMTP); on 250 the extensions go to ``state.esmtp_features``."""
     state.esmtp_features = {}
     reply: Reply = yield command_line(state.ehlo_msg, name or state.local_hostname)
@@ -150,11 +130,20 @@ def ehlo(state: Any, name: str) -> Flow[tuple[int, bytes]]:
 def ehlo_or_helo_if_needed(state: Any) -> Flow[None]:
     """EHLO, falling back to HELO, unless one of them already succeeded in this session."""
     if state.helo_resp is None and state.ehlo_resp is None:
-        code, _ = yield from ehlo(state, "")
+        code, _ = yield from _step(state, "ehlo", ehlo)
         if not 200 <= code <= 299:
-            code, message = yield from helo(state, "")
+            code, message = yield from _step(state, "helo", helo)
             if not 200 <= code <= 299:
                 raise SMTPHeloError(code, message)
+
+
+def _ehlo_or_helo_if_needed(state: Any) -> Flow[None] | tuple[()]:
+    """The step as compound flows take it (``yield from``): through the client's override."""
+    if _overridden(state, "ehlo_or_helo_if_needed"):
+        return _call("ehlo_or_helo_if_needed", ())
+    if state.helo_resp is None and state.ehlo_resp is None:
+        return ehlo_or_helo_if_needed(state)
+    return ()  # greeted already: nothing to do
 
 
 def rset(state: Any) -> Flow[tuple[int, bytes]]:
@@ -165,9 +154,10 @@ def rset(state: Any) -> Flow[tuple[int, bytes]]:
 
 
 def _quiet_rset(state: Any) -> Flow[None]:
-    # A disconnect here surfaces on the caller's next command, not in place of the real error.
-    with contextlib.suppress(SMTPServerDisconnected):
-        yield from rset(state)
+    # A disconnect (or a reply error, which closes too) surfaces on the caller's next command,
+    # not in place of the error that made the flow reset.
+    with contextlib.suppress(SMTPServerDisconnected, SMTPReplyError):
+        yield from _step(state, "rset", rset)
 
 
 def mail(state: Any, sender: str, options: Sequence[str] = ()) -> Flow[tuple[int, bytes]]:
@@ -180,14 +170,16 @@ def mail(state: Any, sender: str, options: Sequence[str] = ()) -> Flow[tuple[int
             state.command_encoding = "utf-8"
         optionlist = " " + " ".join(options)
     state._accepted = []
-    reply: Reply = yield command_line("mail", f"FROM:{quoteaddr(sender)}{optionlist}")
+    address = quoteaddr(check_argument(sender))
+    reply: Reply = yield command_line("mail", f"FROM:{address}{optionlist}")
     return (reply.code, reply.message)
 
 
 def rcpt(state: Any, recip: str, options: Sequence[str] = ()) -> Flow[tuple[int, bytes]]:
     """RCPT TO; an accepted recipient is remembered for LMTP's per-recipient replies."""
     optionlist = " " + " ".join(options) if options and state.does_esmtp else ""
-    reply: Reply = yield command_line("rcpt", f"TO:{quoteaddr(recip)}{optionlist}")
+    address = quoteaddr(check_argument(recip))
+    reply: Reply = yield command_line("rcpt", f"TO:{address}{optionlist}")
     if reply.code in (250, 251):
         state._accepted.append(recip)
     return (reply.code, reply.message)
@@ -195,12 +187,12 @@ def rcpt(state: Any, recip: str, options: Sequence[str] = ()) -> Flow[tuple[int,
 
 def verify(address: str) -> Flow[tuple[int, bytes]]:
     """VRFY with the bare address."""
-    return (yield from simple(command_line("vrfy", addr_only(address))))
+    return (yield from simple(command_line("vrfy", addr_only(check_argument(address)))))
 
 
 def expn(address: str) -> Flow[tuple[int, bytes]]:
     """EXPN with the bare address."""
-    return (yield from simple(command_line("expn", addr_only(address))))
+    return (yield from simple(command_line("expn", addr_only(check_argument(address)))))
 
 
 def data(state: Any, msg: str | bytes) -> Flow[tuple[int, bytes]]:
@@ -210,12 +202,13 @@ def data(state: Any, msg: str | bytes) -> Flow[tuple[int, bytes]]:
     (``[(recipient, reply), ...]``). For LMTP the returned reply is the first refusal if any
     recipient was refused, else the first reply.
     """
+    pieces = data_pieces(msg)  # a str that is not ASCII fails here, before DATA is sent
     reply: Reply = yield command_line("data")
     if state.debuglevel > 0:
         yield Debug("data:", (reply.code, reply.message))
     if reply.code != 354:
         raise SMTPDataError(reply.code, reply.message)
-    reply = yield data_pieces(msg)
+    reply = yield pieces
     if state.debuglevel > 0:
         yield Debug("data:", (reply.code, reply.message))
     accepted: list[str] = state._accepted
@@ -262,12 +255,15 @@ def sendmail(
 
     smtplib's rules: a refused sender raises SMTPSenderRefused, all recipients refused raises
     SMTPRecipientsRefused, a refused message raises SMTPDataError; each after RSET, or after
-    closing the connection when the server said 421. Ours on top: the message size is checked
-    against the server's SIZE before MAIL, and for LMTP a recipient refused after the data is
-    added to the refused dict (SMTPDataError only when every recipient was refused).
+    closing the connection when the server said 421. Ours on top: a refused DATA command resets
+    too (smtplib leaves the transaction open), every argument is checked for control characters
+    before anything is sent, the message size is checked against the server's SIZE before MAIL,
+    and for LMTP a recipient refused after the data is added to the refused dict (SMTPDataError
+    only when every recipient was refused).
     """
-    if state.helo_resp is None and state.ehlo_resp is None:
-        yield from ehlo_or_helo_if_needed(state)
+    recipients = [to_addrs] if isinstance(to_addrs, str) else list(to_addrs)
+    _check_arguments(from_addr, recipients, mail_options, rcpt_options)
+    yield from _ehlo_or_helo_if_needed(state)
     if isinstance(msg, str):
         msg = fix_eols(msg).encode("ascii")
     esmtp_opts: list[str] = []
@@ -276,36 +272,54 @@ def sendmail(
             _check_size(state, len(msg), from_addr)
             esmtp_opts.append(f"size={len(msg)}")
         esmtp_opts.extend(mail_options)
-    code, resp = yield from mail(state, from_addr, esmtp_opts)
+    code, resp = yield from _step(state, "mail", mail, from_addr, esmtp_opts)
     if code != 250:
         yield from _close_or_rset(state, code)
         raise SMTPSenderRefused(code, resp, from_addr)
     refused: dict[str, tuple[int, bytes]] = {}
-    if isinstance(to_addrs, str):
-        to_addrs = [to_addrs]
-    for each in to_addrs:
-        code, resp = yield from rcpt(state, each, rcpt_options)
+    for each in recipients:
+        code, resp = yield from _step(state, "rcpt", rcpt, each, rcpt_options)
         if code not in (250, 251):
             refused[each] = (code, resp)
         if code == 421:
             yield CLOSE
             raise SMTPRecipientsRefused(refused)
-    if len(refused) == len(to_addrs):
+    if len(refused) == len(recipients):
         yield from _quiet_rset(state)
         raise SMTPRecipientsRefused(refused)
-    code, resp = yield from data(state, msg)
+    try:
+        code, resp = yield from _step(state, "data", data, msg)
+    except SMTPDataError as refused_data:  # the DATA command itself was refused
+        yield from _close_or_rset(state, refused_data.smtp_code)
+        raise
+    closing = code == 421
     if state._lmtp:
         failed = [(rcpt, reply) for rcpt, reply in state.last_data_replies if reply.code != 250]
+        closing = closing or any(reply.code == 421 for _, reply in failed)
         if failed and len(failed) < len(state.last_data_replies):
             for recipient, reply in failed:
                 refused[recipient] = (reply.code, reply.message)
-            if any(reply.code == 421 for _, reply in failed):
+            if closing:
                 yield CLOSE
             return refused
     if code != 250:
-        yield from _close_or_rset(state, code)
+        if closing:
+            yield CLOSE
+        else:
+            yield from _quiet_rset(state)
         raise SMTPDataError(code, resp)
     return refused
+
+
+def _check_arguments(
+    from_addr: str,
+    recipients: list[str],
+    mail_options: Sequence[str],
+    rcpt_options: Sequence[str],
+) -> None:
+    """ValueError for a control character anywhere in the envelope, before a byte is sent."""
+    for text in (from_addr, *recipients, *mail_options, *rcpt_options):
+        check_argument(text)
 
 
 def send_message(
@@ -321,7 +335,7 @@ def send_message(
     Non-ASCII envelope addresses need the server's SMTPUTF8 (SMTPNotSupportedError otherwise)
     and then send with ``SMTPUTF8`` and ``BODY=8BITMIME`` and UTF-8 headers, as smtplib does.
     """
-    yield from ehlo_or_helo_if_needed(state)
+    yield from _ehlo_or_helo_if_needed(state)
     from_addr, to_addrs = envelope_from_headers(msg, from_addr, to_addrs)
     international = needs_smtputf8(from_addr, to_addrs)
     if international:
@@ -332,12 +346,13 @@ def send_message(
             )
         mail_options = (*mail_options, "SMTPUTF8", "BODY=8BITMIME")
     flat = flatten(msg, international)
-    return (yield from sendmail(state, from_addr, to_addrs, flat, mail_options, rcpt_options))
+    args = (from_addr, to_addrs, flat, mail_options, rcpt_options)
+    return (yield from _step(state, "sendmail", sendmail, *args))
 
 
 def starttls(state: Any, context: object) -> Flow[tuple[int, bytes]]:
     """STARTTLS, then TLS with ``context``; the session (EHLO state) starts afresh."""
-    yield from ehlo_or_helo_if_needed(state)
+    yield from _ehlo_or_helo_if_needed(state)
     if "starttls" not in state.esmtp_features:
         raise SMTPNotSupportedError("STARTTLS extension not supported by server.")
     reply: Reply = yield command_line("STARTTLS")
@@ -357,7 +372,7 @@ def login(
     XOAUTH2 (``password`` is then the OAuth 2.0 token) is used only when the server offers none
     of the three, where smtplib would give up.
     """
-    yield from ehlo_or_helo_if_needed(state)
+    yield from _ehlo_or_helo_if_needed(state)
     if "auth" not in state.esmtp_features:
         raise SMTPNotSupportedError("SMTP AUTH extension not supported by server.")
     advertised = state.esmtp_features["auth"].split()
@@ -371,11 +386,17 @@ def login(
     for mechanism in mechanisms:
         authobject = getattr(state, "auth_" + mechanism.lower().replace("-", "_"))
         try:
-            code, resp = yield from auth_flow(state, mechanism, authobject, initial_response_ok)
+            if _overridden(state, "auth"):
+                kwargs = {"initial_response_ok": initial_response_ok}
+                code, resp = yield Call("auth", (mechanism, authobject), kwargs)
+            else:
+                code, resp = yield from auth_flow(state, mechanism, authobject, initial_response_ok)
         except SMTPAuthenticationError as error:
             last_error = error
         else:
-            return (code, resp)
+            if code in (235, 503):
+                return (code, resp)
+            last_error = SMTPAuthenticationError(code, resp)  # an override's odd reply
     assert last_error is not None
     raise last_error
 

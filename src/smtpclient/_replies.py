@@ -41,7 +41,7 @@ _ENHANCED = re.compile(rb"([245])\.[0-9]{1,3}\.[0-9]{1,3}(?=[ \t]|\Z)")
 _FINAL_SEPARATORS: Final = frozenset((b" ", b"\r", b"\n", b""))
 
 
-def enhanced_status_of(code: int, text: bytes | str) -> str | None:
+def enhanced_status_of(code: object, text: object) -> str | None:
     """The RFC 3463 status code that starts ``text`` (``"5.1.1"``), or None.
 
     The status must have the reply code's class (a 550 reply carries ``5.x.y``), as RFC 2034
@@ -49,6 +49,8 @@ def enhanced_status_of(code: int, text: bytes | str) -> str | None:
     """
     if isinstance(text, str):
         text = text.encode("utf-8", "replace")
+    if not isinstance(text, bytes) or not isinstance(code, int):  # an exception built by hand
+        return None
     match = _ENHANCED.match(text)
     if match is None or not 200 <= code <= 599 or str(code)[0] != chr(match.group(1)[0]):
         return None

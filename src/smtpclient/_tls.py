@@ -1,5 +1,9 @@
 """The default TLS context: verified (certificate and host name), built once per process.
 
+``tls_context`` picks the context a connection uses; it calls :func:`default_context` through
+this module's namespace, so patching ``smtpclient._tls.default_context`` (a test harness adding
+its CA) reaches ``starttls()`` and ``SMTP_SSL`` alike.
+
 ``ssl.create_default_context()`` loads the system CA store, which costs milliseconds; a client
 that opens many connections must not pay that per connection. :func:`default_context` builds it
 on first use and returns the same object afterwards. It is shared and mutable on purpose: a
@@ -10,8 +14,9 @@ from __future__ import annotations
 
 import ssl
 import threading
+import warnings
 
-__all__ = ["client_cert_context", "default_context"]
+__all__ = ["check_tls_arguments", "client_cert_context", "default_context", "tls_context"]
 
 _lock = threading.Lock()
 _context: ssl.SSLContext | None = None
@@ -35,3 +40,28 @@ def client_cert_context(certfile: str | None, keyfile: str | None) -> ssl.SSLCon
     if certfile is not None:
         context.load_cert_chain(certfile, keyfile)
     return context
+
+
+def check_tls_arguments(keyfile: str | None, certfile: str | None, context: object) -> None:
+    """smtplib's checks of the deprecated ``keyfile``/``certfile`` against ``context``."""
+    if context is not None and keyfile is not None:
+        raise ValueError("context and keyfile arguments are mutually exclusive")
+    if context is not None and certfile is not None:
+        raise ValueError("context and certfile arguments are mutually exclusive")
+    if keyfile is not None or certfile is not None:
+        warnings.warn(
+            "keyfile and certfile are deprecated, use a custom context instead",
+            DeprecationWarning,
+            4,  # the caller of SMTP_SSL() or starttls()
+        )
+
+
+def tls_context(
+    keyfile: str | None, certfile: str | None, context: ssl.SSLContext | None
+) -> ssl.SSLContext:
+    """``context``, else a verified one: the cached default, or one with the client cert."""
+    if context is not None:
+        return context
+    if keyfile is None and certfile is None:
+        return default_context()
+    return client_cert_context(certfile, keyfile)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from typing import Any, TypeVar
 
-__all__ = ["SharedLoop"]
+LastWork = Callable[[], "Awaitable[None] | None"]
+T = TypeVar("T")
+
+__all__ = ["SharedLoop", "start_now"]
 
 
 class SharedLoop:
@@ -28,25 +31,41 @@ class SharedLoop:
         if register is not None:
             register(self._shutdown)
 
-    def acquire(self) -> asyncio.AbstractEventLoop:
-        """Count one more user and return the running (or starting) loop."""
+    def acquire(
+        self, first: Callable[[asyncio.AbstractEventLoop], None]
+    ) -> asyncio.AbstractEventLoop:
+        """Count one more user, have ``first(loop)`` run, and return the loop.
+
+        ``first`` may touch the loop freely: it runs on the loop thread, or, for a new loop,
+        right here before the thread starts (nothing else can touch the loop yet), so the
+        thread begins with its work queued: no wake-up of a loop already waiting in
+        ``select``, one loop iteration less.
+        """
         with self._lock:
             if self._loop is None:
                 loop = asyncio.new_event_loop()
                 if self._exception_handler is not None:
                     loop.set_exception_handler(self._exception_handler)
                 thread = threading.Thread(target=_run, args=(loop,), name="smtpfake-loop")
-                thread.start()
+                try:
+                    first(loop)
+                    thread.start()
+                except BaseException:
+                    _close_unstarted(loop)
+                    raise
                 self._loop, self._thread = loop, thread
+            else:
+                self._loop.call_soon_threadsafe(first, self._loop)
             self._users += 1
             return self._loop
 
-    def release(self, last_work: Coroutine[Any, Any, None] | None = None,
-                timeout: float = 10.0) -> None:
-        """Count one user less, after running ``last_work`` on the loop (and waiting for it).
+    def release(self, last_work: LastWork | None = None, timeout: float = 10.0) -> None:
+        """Count one user less, after running ``last_work()`` on the loop (and waiting for it).
 
-        The last user stops the loop and joins its thread; its ``last_work`` runs just before
-        the loop stops, so stopping costs one hand-over between threads, not two.
+        ``last_work`` is a plain function, so the common case (nothing left to wait for) needs
+        no task; it returns an awaitable when there is something to wait for. The last user
+        stops the loop and joins its thread; its ``last_work`` runs just before the loop stops,
+        so stopping costs one hand-over between threads, not two.
         """
         with self._lock:
             self._users -= 1
@@ -54,7 +73,7 @@ class SharedLoop:
                 loop = self._loop
                 assert loop is not None
                 if last_work is not None:
-                    asyncio.run_coroutine_threadsafe(last_work, loop).result(timeout)
+                    asyncio.run_coroutine_threadsafe(_awaited(last_work), loop).result(timeout)
                 return
             self._stop_locked(last_work)
 
@@ -62,26 +81,34 @@ class SharedLoop:
     def running(self) -> bool:
         return self._thread is not None
 
-    def _stop_locked(self, last_work: Coroutine[Any, Any, None] | None = None) -> None:
+    def _stop_locked(self, last_work: LastWork | None = None) -> None:
         loop, thread = self._loop, self._thread
         self._loop = self._thread = None
         self._users = 0
         if loop is None or thread is None:
-            if last_work is not None:
-                last_work.close()
             return
         failures: list[BaseException] = []
 
-        async def finish() -> None:
+        async def wait(pending: Awaitable[None]) -> None:
             try:
-                if last_work is not None:
-                    await last_work
+                await pending
             except BaseException as error:
                 failures.append(error)
             finally:
                 loop.stop()
 
-        loop.call_soon_threadsafe(loop.create_task, finish())
+        def finish() -> None:
+            try:
+                pending = last_work() if last_work is not None else None
+            except BaseException as error:
+                failures.append(error)
+                pending = None
+            if pending is None:
+                loop.stop()
+            else:
+                loop.create_task(wait(pending))
+
+        loop.call_soon_threadsafe(finish)
         thread.join()
         loop.close()
         if failures:
@@ -92,14 +119,79 @@ class SharedLoop:
             self._stop_locked()
 
 
-def _run(loop: asyncio.AbstractEventLoop) -> None:
-    asyncio.set_event_loop(loop)
+def start_now(
+    loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]
+) -> asyncio.Future[T]:
+    """Run ``coro`` at once, on the loop's thread, for as long as it does not wait.
+
+    ``create_server`` with a bound socket never waits; its one suspension is a bare yield
+    (``sleep(0)``: "let the loop go round once"), which as a task would cost two more loop
+    iterations before the server exists, and a slower ``stop()`` right after ``start()``. Bare
+    yields are skipped here; if ``coro`` does wait on a future, a task carries on from there.
+    """
+    result: asyncio.Future[T]
     try:
-        loop.run_forever()
-        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-        for task in pending:
-            task.cancel()
-        if pending:  # none normally: stop() ends every connection's task first
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-    finally:
-        asyncio.set_event_loop(None)
+        yielded = coro.send(None)
+        while yielded is None:
+            yielded = coro.send(None)
+    except StopIteration as done:
+        result = loop.create_future()
+        result.set_result(done.value)
+        return result
+    except Exception as error:
+        result = loop.create_future()
+        result.set_exception(error)
+        return result
+    return loop.create_task(_CarryOn(coro, yielded))
+
+
+class _CarryOn(Coroutine[Any, Any, T]):
+    """``coro`` suspended on ``waiting``, as a coroutine a task can run from that point.
+
+    Its first step gives the task ``waiting``; from then on, and for a cancellation even before
+    that, everything is passed to ``coro`` itself.
+    """
+
+    def __init__(self, coro: Coroutine[Any, Any, T], waiting: Any) -> None:
+        self._coro = coro
+        self._waiting: Any = waiting
+        self._started = False
+
+    def send(self, value: Any) -> Any:
+        if not self._started:
+            self._started = True
+            return self._waiting
+        return self._coro.send(value)
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        self._started = True
+        return self._coro.throw(typ if val is None else val)
+
+    def close(self) -> None:
+        self._coro.close()
+
+    def __await__(self) -> Generator[Any, None, T]:
+        raise TypeError("run by a task, not awaited")
+
+
+async def _awaited(work: LastWork) -> None:
+    pending = work()
+    if pending is not None:
+        await pending
+
+
+def _close_unstarted(loop: asyncio.AbstractEventLoop) -> None:
+    """Close a loop whose thread never started, with whatever ``first`` queued on it."""
+    for task in asyncio.all_tasks(loop):
+        task.cancel()
+    loop.run_until_complete(asyncio.sleep(0))
+    loop.close()
+
+
+def _run(loop: asyncio.AbstractEventLoop) -> None:
+    loop.run_forever()
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:  # none normally: stop() ends every connection's task first
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))

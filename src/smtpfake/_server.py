@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import dataclasses
 import itertools
@@ -12,17 +11,18 @@ import socket
 import ssl
 import stat
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 from ._capture import CapturedMessage, Outbox, Session, _SessionRecord
+from ._connection import ConnectionProtocol
 from ._errors import _ErrorStore
-from ._loop import SharedLoop
+from ._loop import SharedLoop, start_now
 from ._protocol import FakeLMTPProtocol, FakeSMTPProtocol
 from ._script import Matcher, Phase, Rule, RuleBuilder, Script
-from ._tls import CertificateAuthority
+from ._tls import CertificateAuthority, ImplicitTLS
 
 __all__ = ["FakeLMTPServer", "FakeSMTPServer"]
 
@@ -32,6 +32,7 @@ EXTENSIONS = ("SIZE", "8BITMIME", "SMTPUTF8", "PIPELINING", "ENHANCEDSTATUSCODES
               "STARTTLS", "AUTH")
 _HARD_DATA_LIMIT = 2**25  # aiosmtpd's default; bounds memory when no size_limit is advertised
 _STOP_TIMEOUT = 5.0
+_HANDSHAKE_TIMEOUT = 10  # seconds
 
 
 def _exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
@@ -40,7 +41,7 @@ def _exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any])
     if isinstance(error, OSError):  # resets, broken pipes, TLS alerts from clients
         return
     protocol = context.get("protocol")
-    if isinstance(protocol, FakeSMTPProtocol):
+    if isinstance(protocol, ConnectionProtocol):
         protocol._core.errors.add(error or RuntimeError(str(context.get("message"))))
         return
     loop.default_exception_handler(context)
@@ -77,21 +78,23 @@ class _HangUp(asyncio.Protocol):
 class _ServerCore:
     """State shared between the server object (caller's thread) and its connections (loop)."""
 
-    def __init__(self, server: _BaseServer, cfg: _Config, loop: asyncio.AbstractEventLoop) -> None:
+    loop: asyncio.AbstractEventLoop  # set on the loop thread, before any connection
+    serving: asyncio.Future[asyncio.base_events.Server]
+
+    def __init__(self, server: _BaseServer, cfg: _Config) -> None:
         self.cfg = cfg
-        self.loop = loop
         self.script = server._script
         self.outbox = server.outbox
         self.errors = server._errors
         self._server = server
-        self.live: set[FakeSMTPProtocol] = set()
+        self.live: set[ConnectionProtocol] = set()
         self._ids = itertools.count(1)
 
-    def connected(self, protocol: FakeSMTPProtocol, record: _SessionRecord) -> None:
+    def connected(self, protocol: ConnectionProtocol, record: _SessionRecord) -> None:
         self.live.add(protocol)
         self._server._add_session(record)
 
-    def disconnected(self, protocol: FakeSMTPProtocol) -> None:
+    def disconnected(self, protocol: ConnectionProtocol) -> None:
         self.live.discard(protocol)
 
     def captured(self, message: CapturedMessage) -> str:
@@ -164,7 +167,6 @@ class _BaseServer:
         self._sessions_lock = threading.Lock()
         self._sessions: list[_SessionRecord] = []
         self._core: _ServerCore | None = None
-        self._serving: concurrent.futures.Future[asyncio.base_events.Server] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # ---- lifecycle ------------------------------------------------------------------------
@@ -175,22 +177,26 @@ class _BaseServer:
         The socket is bound and listening before this returns, so a client may connect at once
         (the kernel queues it until the loop thread, told without waiting, starts accepting).
         """
-        if self._serving is not None:
+        if self._core is not None:
             raise RuntimeError("server already started")
         tls = self._tls
         server_ctx = self.ca.server_context() if tls != "none" else None
-        cfg = dataclasses.replace(
-            self._cfg, starttls_context=server_ctx if tls == "starttls" else None
-        )
+        cfg = self._cfg
+        if tls == "starttls":
+            cfg = dataclasses.replace(cfg, starttls_context=server_ctx)
         sock = self._bind()
+        core = _ServerCore(self, cfg)
+        implicit = server_ctx if tls == "implicit" else None
+
+        def begin(loop: asyncio.AbstractEventLoop) -> None:  # on the loop thread
+            core.loop = loop
+            core.serving = start_now(loop, self._serve(core, sock, implicit))
+
         try:
-            loop = _LOOP.acquire()
+            loop = _LOOP.acquire(begin)
         except BaseException:
             sock.close()
             raise
-        core = _ServerCore(self, cfg, loop)
-        implicit = server_ctx if tls == "implicit" else None
-        self._serving = asyncio.run_coroutine_threadsafe(self._serve(core, sock, implicit), loop)
         self._core, self._loop = core, loop
         if self._path is None:
             self._host, self._port = sock.getsockname()[:2]
@@ -228,18 +234,17 @@ class _BaseServer:
 
         def factory() -> asyncio.BaseProtocol:
             try:
-                return cls(core)
+                protocol = cls(core)
             except Exception as error:  # asyncio would drop it silently and leak the socket
                 core.errors.add(error)
                 return _HangUp()
+            if implicit is None:
+                return protocol
+            return ImplicitTLS(core.loop, protocol, implicit, _HANDSHAKE_TIMEOUT)
 
         try:
             if self._path is not None:
-                return await core.loop.create_unix_server(factory, sock=sock, ssl=implicit)
-            if implicit is not None:
-                return await core.loop.create_server(
-                    factory, sock=sock, ssl=implicit, ssl_handshake_timeout=10.0
-                )
+                return await core.loop.create_unix_server(factory, sock=sock)
             return await core.loop.create_server(factory, sock=sock)
         except BaseException:
             sock.close()
@@ -247,13 +252,13 @@ class _BaseServer:
 
     def stop(self) -> None:
         """Close the listener and every connection, then re-raise any server-thread error."""
-        serving, core, loop = self._serving, self._core, self._loop
-        if serving is None or core is None or loop is None:
+        core, loop = self._core, self._loop
+        if core is None or loop is None:
             self._errors.raise_pending()
             return
-        self._serving = self._core = self._loop = None
+        self._core = self._loop = None
         try:
-            _LOOP.release(_close(serving, core), timeout=_STOP_TIMEOUT * 2)
+            _LOOP.release(lambda: _close(core), timeout=_STOP_TIMEOUT * 2)
         finally:
             if self._path is not None:
                 with contextlib.suppress(OSError):
@@ -279,7 +284,7 @@ class _BaseServer:
     @property
     def running(self) -> bool:
         """True between ``start()`` and ``stop()``."""
-        return self._serving is not None
+        return self._core is not None
 
     @property
     def host(self) -> str:
@@ -439,11 +444,17 @@ class _BaseServer:
             raise AssertionError(f"expected no message; {self.outbox.describe()}")
 
 
-async def _close(
-    serving: concurrent.futures.Future[asyncio.base_events.Server], core: _ServerCore
-) -> None:
-    """Runs on the loop: close the listener, drop every connection, end every task."""
-    aserver = serving.result() if serving.done() else await asyncio.wrap_future(serving)
+def _close(core: _ServerCore) -> Awaitable[None] | None:
+    """Runs on the loop: close the listener; what is left to wait for, if anything."""
+    if core.serving.done() and not core.live:
+        core.serving.result().close()  # (re-raises a failure to listen)
+        return None
+    return _close_connections(core)
+
+
+async def _close_connections(core: _ServerCore) -> None:
+    """Close the listener, drop every connection, end every task."""
+    aserver = await core.serving
     aserver.close()
     protocols = list(core.live)
     if protocols:

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
 import os
 import ssl
 import tempfile
 import threading
+from asyncio import sslproto
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 import trustme
 
-__all__ = ["DEFAULT_HOSTNAMES", "CertificateAuthority"]
+if TYPE_CHECKING:
+    from ._connection import ConnectionProtocol
+
+__all__ = ["DEFAULT_HOSTNAMES", "CertificateAuthority", "ImplicitTLS"]
 
 DEFAULT_HOSTNAMES = ("localhost", "127.0.0.1", "::1")
 
@@ -109,3 +115,31 @@ class CertificateAuthority:
 def _remove(path: str) -> None:
     with contextlib.suppress(OSError):
         os.unlink(path)
+
+
+class ImplicitTLS(sslproto.SSLProtocol):
+    """The TLS layer of an implicit-TLS connection, telling the fake protocol about the TCP side.
+
+    ``create_server(ssl=...)`` calls the application protocol only after a good handshake and
+    says nothing at all when it fails, so a client that never finishes (or botches) its
+    handshake would leave no session. Serving plaintext and wrapping each connection in this
+    protocol (what asyncio does internally) lets the session be recorded at accept time and its
+    failed handshake noted.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, app: ConnectionProtocol,
+                 context: ssl.SSLContext, handshake_timeout: int) -> None:
+        # No waiter: nobody awaits the handshake (a failed one would leave an unread error).
+        super().__init__(loop, app, context, None,  # type: ignore[arg-type]
+                         server_side=True, ssl_handshake_timeout=handshake_timeout)
+        self._watcher = app
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._watcher.accepted(transport)
+        super().connection_made(transport)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        super().connection_lost(exc)
+        # After the application's own connection_lost, which asyncio schedules the same way.
+        self._loop.call_soon(self._watcher.handshake_lost, exc)
+

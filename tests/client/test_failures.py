@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -158,3 +160,50 @@ def test_421_at_rcpt_closes_the_connection(scripted: Scripted) -> None:
         smtp.sendmail("a@example.com", ["b@example.com", "c@example.com"], "x")
     assert caught.value.recipients == {"b@example.com": (421, b"4.3.2 shutting down")}
     assert smtp.sock is None
+
+
+STARTTLS_EHLO = (b"EHLO", b"250-scripted\r\n250 STARTTLS\r\n")
+
+
+def test_hang_up_at_the_tls_handshake_then_reconnect(
+    scripted: Scripted, start_server: StartServer
+) -> None:
+    server = scripted([GREET, STARTTLS_EHLO, (b"STARTTLS", b"220 go ahead\r\n"), (None, HANGUP)])
+    smtp = smtpclient.SMTP(local_hostname=LOCAL, timeout=5)
+    try:
+        smtp.connect("127.0.0.1", server.port)
+        with pytest.raises(smtpclient.SMTPServerDisconnected, match="TLS handshake"):
+            smtp.starttls()
+        assert smtp.sock is None
+        healthy = start_server()
+        smtp.connect(healthy.host, healthy.port)
+        assert smtp.sendmail("a@example.com", ["b@example.com"], "again\n") == {}
+    finally:
+        smtp.close()
+
+
+def test_hang_up_at_the_implicit_tls_handshake(scripted: Scripted) -> None:
+    server = scripted([(None, HANGUP)])
+    smtp = smtpclient.SMTP_SSL(local_hostname=LOCAL, timeout=5)
+    with pytest.raises(smtpclient.SMTPServerDisconnected, match="TLS handshake"):
+        smtp.connect("127.0.0.1", server.port)
+    assert smtp.sock is None
+
+
+def test_silence_at_the_tls_handshake_times_out(scripted: Scripted) -> None:
+    server = scripted([GREET, STARTTLS_EHLO, (b"STARTTLS", b"220 go ahead\r\n"), (None, SILENT)])
+    smtp = smtpclient.SMTP("127.0.0.1", server.port, local_hostname=LOCAL, timeout=0.3)
+    with pytest.raises(smtpclient.SMTPServerDisconnected, match="timed out"):
+        smtp.starttls()
+    assert smtp.sock is None
+
+
+def test_a_constructor_that_fails_leaves_no_socket_behind() -> None:
+    # A negative timeout is refused by settimeout() after LMTP has made its unix socket:
+    # smtplib raises the ValueError and leaks that socket to the garbage collector.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        with pytest.raises(ValueError, match=r"[Tt]imeout value"):
+            smtpclient.LMTP("/nonexistent/lmtp.sock", timeout=-1.0)
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]

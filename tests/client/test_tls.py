@@ -191,3 +191,26 @@ def test_keyfile_and_certfile_are_deprecated_and_blame_the_caller(tmp_path: Path
     ):
         smtpclient.SMTP_SSL(certfile=missing)
     assert warned[0].filename == __file__
+
+
+def test_patching_tls_default_context_alone_reaches_starttls_and_smtp_ssl(
+    monkeypatch: pytest.MonkeyPatch,
+    start_server: StartServer,
+    server_tls: ssl.SSLContext,
+    client_tls: ssl.SSLContext,
+) -> None:
+    # The one patch point a harness needs (the pytest plugin replaces this attribute).
+    asked: list[str] = []
+
+    def trusting() -> ssl.SSLContext:
+        asked.append("default_context")
+        return client_tls
+
+    monkeypatch.setattr(_tls, "default_context", trusting)
+    plain = start_server(starttls=server_tls)
+    implicit = start_server(implicit_tls=server_tls)
+    with smtpclient.SMTP(plain.host, plain.port, local_hostname=LOCAL) as smtp:
+        assert smtp.starttls()[0] == 220
+    with smtpclient.SMTP_SSL(implicit.host, implicit.port, LOCAL) as smtps:
+        assert smtps.noop()[0] == 250
+    assert asked == ["default_context", "default_context"]

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from smtpclient._commands import addr_only, command_line, quoteaddr
+from smtpclient._commands import addr_only, check_argument, command_line, quoteaddr
 
 CONTROL = [chr(c) for c in range(32)] + ["\x7f"]
 
@@ -57,3 +57,15 @@ addresses = st.one_of(
 def test_quoteaddr_agrees_with_smtplib(address: str) -> None:
     assert quoteaddr(address) == smtplib.quoteaddr(address)
     assert addr_only(address) == smtplib._addr_only(address)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("value", [None, b"a@b", 5])
+def test_an_argument_that_is_not_text_is_a_type_error(value: object) -> None:
+    with pytest.raises(TypeError, match="must be a str"):
+        check_argument(value)  # type: ignore[arg-type]
+
+
+def test_check_argument_returns_clean_text_unchanged() -> None:
+    assert check_argument("Ünïcode <a@b>") == "Ünïcode <a@b>"
+    with pytest.raises(ValueError, match=r"control characters: a\\x00b"):
+        check_argument("a\x00b")

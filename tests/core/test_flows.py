@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import binascii
 from collections.abc import Generator
 from typing import Any
 
@@ -173,3 +174,106 @@ def test_auth_loop_is_bounded() -> None:
     state = State(features={})
     with pytest.raises(SMTPException, match="infinite loop"):
         run(auth_flow(state, "LOGIN", lambda c=None: "x", False), b"334 \r\n" * 7)
+
+
+def test_lmtp_421_after_data_closes_even_when_another_refusal_comes_first() -> None:
+    state = State(lmtp=True, features={})
+    flow = flows.sendmail(state, "a@x", ["b@x", "c@x"], "hi")
+    with pytest.raises(SMTPDataError) as caught:
+        run(flow, b"250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n550 b no\r\n421 4.3.2 bye\r\n")
+    assert caught.value.args == (550, b"b no")
+
+
+def test_lmtp_421_after_data_is_a_close_not_a_reset() -> None:
+    wire = b"250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n550 b no\r\n421 4.3.2 bye\r\n"
+    events = record(
+        flows.sendmail(State(lmtp=True, features={}), "a@x", ["b@x", "c@x"], "hi"), wire
+    )
+    assert events[-1] is flows.CLOSE
+    assert not any(isinstance(e, str) and e.startswith("rset") for e in events)
+
+
+def test_sendmail_checks_every_argument_before_the_first_command() -> None:
+    flow = flows.sendmail(State(features={}), "a@x", ["b@x", "c\x00@x"], "hi")
+    with pytest.raises(ValueError, match="prohibited control characters: c\\\\x00@x"):
+        next(flow)
+
+
+def test_overridden_steps_are_called_through_the_client() -> None:
+    class Overriding(State):
+        def _overrides(self, name: str) -> bool:
+            return name in ("rcpt", "data")
+
+    events = record(
+        flows.sendmail(Overriding(features={}), "a@x", ["b@x"], "hi"),
+        b"250 ok\r\n",
+        calls={"rcpt": (250, b"ok"), "data": (250, b"queued")},
+    )
+    assert events[0] == "mail FROM:<a@x>\r\n"
+    assert [(e.name, e.args) for e in events[1:]] == [("rcpt", ("b@x", ())), ("data", (b"hi",))]
+
+
+def test_auth_cancelled_when_the_challenge_cannot_be_answered() -> None:
+    def authobject(challenge: bytes | None = None) -> str:
+        if challenge is None:
+            return "u"
+        raise LookupError("no secret")
+
+    flow = auth_flow(State(features={}), "LOGIN", authobject, True)
+    assert next(flow) == "AUTH LOGIN dQ==\r\n"
+    # The authobject fails on the challenge: "*" cancels the exchange (RFC 4954, 4) ...
+    assert flow.send(ReplyParser().feed(b"334 UGFzc3dvcmQ6\r\n")[0]) == "*\r\n"
+    # ... and once the server has answered the cancel, the authobject's error is raised.
+    with pytest.raises(LookupError):
+        flow.send(ReplyParser().feed(b"501 5.7.0 cancelled\r\n")[0])
+
+
+def test_undecodable_challenge_cancels_too() -> None:
+    flow = auth_flow(State(features={}), "LOGIN", lambda c=None: "u", True)
+    next(flow)
+    assert flow.send(ReplyParser().feed(b"334 abc\r\n")[0]) == "*\r\n"  # bad padding
+    with pytest.raises(binascii.Error, match="padding"):
+        flow.send(ReplyParser().feed(b"501 cancelled\r\n")[0])
+
+
+def record(
+    flow: Generator[Any, Any, Any], wire: bytes, calls: dict[str, Any] | None = None
+) -> list[Any]:
+    """Drive ``flow`` like :func:`run`, answering Call events from ``calls``; the events sent.
+
+    Unlike :func:`run`, an exception from the flow ends the recording instead of propagating,
+    so a test can look at what was sent up to the error.
+    """
+    replies = ReplyParser().feed(wire)
+    events: list[Any] = []
+    value = None
+    try:
+        event = next(flow)
+        while True:
+            events.append(event)
+            if isinstance(event, flows.Call):
+                value = (calls or {})[event.name]
+            elif isinstance(event, (str, bytes, list)) or event is flows.READ:
+                value = replies.pop(0)
+            else:
+                value = None
+            event = flow.send(value)
+    except (StopIteration, SMTPException):
+        return events
+
+
+def test_refused_data_command_resets_so_the_next_sendmail_works() -> None:
+    # smtplib raises from data() and leaves MAIL and RCPT standing: its next sendmail meets
+    # "503 nested MAIL command". Every other failure of sendmail resets; this one does too.
+    wire = b"250 ok\r\n250 ok\r\n451 4.3.0 try later\r\n250 reset\r\n"
+    with pytest.raises(SMTPDataError) as caught:
+        run(flows.sendmail(State(features={}), "a@x", ["b@x"], "hi"), wire)
+    assert caught.value.args == (451, b"4.3.0 try later")
+    events = record(flows.sendmail(State(features={}), "a@x", ["b@x"], "hi"), wire)
+    assert events[-1] == "rset\r\n"
+
+
+def test_421_to_the_data_command_closes() -> None:
+    wire = b"250 ok\r\n250 ok\r\n421 4.3.2 bye\r\n"
+    events = record(flows.sendmail(State(features={}), "a@x", ["b@x"], "hi"), wire)
+    assert events[-1] is flows.CLOSE

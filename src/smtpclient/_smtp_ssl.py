@@ -1,0 +1,86 @@
+"""``SMTP_SSL``: SMTP over implicit TLS (port 465), verified by default."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import sys
+
+from ._connection import handshake
+from ._sync import DEFAULT_TIMEOUT, SMTP
+from ._tls import check_tls_arguments, tls_context
+
+__all__ = ["SMTP_SSL", "SMTP_SSL_PORT"]
+
+SMTP_SSL_PORT = 465
+
+
+class SMTP_SSL(SMTP):
+    """SMTP over implicit TLS: the socket is wrapped with ``context`` before the greeting.
+
+    The default context verifies the certificate and the host given to ``connect()`` (or to
+    the constructor); smtplib's default verifies neither.
+    """
+
+    default_port = SMTP_SSL_PORT
+    context: ssl.SSLContext
+    keyfile: str | None
+    certfile: str | None
+
+    def _init_ssl(
+        self,
+        host: str,
+        port: int,
+        local_hostname: str | None,
+        keyfile: str | None,
+        certfile: str | None,
+        timeout: float | None,
+        source_address: tuple[str, int] | None,
+        context: ssl.SSLContext | None,
+    ) -> None:
+        check_tls_arguments(keyfile, certfile, context)
+        self.keyfile = keyfile
+        self.certfile = certfile
+        self.context = tls_context(keyfile, certfile, context)
+        SMTP.__init__(self, host, port, local_hostname, timeout, source_address)
+
+    if sys.version_info >= (3, 12):
+
+        def __init__(
+            self,
+            host: str = "",
+            port: int = 0,
+            local_hostname: str | None = None,
+            *,
+            timeout: float | None = DEFAULT_TIMEOUT,
+            source_address: tuple[str, int] | None = None,
+            context: ssl.SSLContext | None = None,
+        ) -> None:
+            self._init_ssl(host, port, local_hostname, None, None, timeout, source_address, context)
+
+    else:
+
+        def __init__(
+            self,
+            host: str = "",
+            port: int = 0,
+            local_hostname: str | None = None,
+            keyfile: str | None = None,
+            certfile: str | None = None,
+            timeout: float | None = DEFAULT_TIMEOUT,
+            source_address: tuple[str, int] | None = None,
+            context: ssl.SSLContext | None = None,
+        ) -> None:
+            self._init_ssl(
+                host, port, local_hostname, keyfile, certfile, timeout, source_address, context
+            )
+
+    def _get_socket(self, host: str, port: int, timeout: float | None) -> socket.socket:
+        if self.debuglevel > 0:
+            self._print_debug("connect:", (host, port))
+        new_socket = super()._get_socket(host, port, timeout)
+        try:
+            return handshake(self.context, new_socket, self._host)
+        except BaseException:
+            new_socket.close()
+            raise
