@@ -163,16 +163,10 @@ class Redirect:
     def _patch_default_context(
         patch: pytest.MonkeyPatch, trusting_context: Callable[[], ssl.SSLContext]
     ) -> None:
-        # smtpclient._tls.default_context() is bound by name in the modules that use it, so it
-        # is replaced wherever smtpclient holds it.
-        original = getattr(sys.modules.get("smtpclient._tls"), "default_context", None)
-        if original is None:
-            return
-        for name, module in list(sys.modules.items()):
-            if name != "smtpclient" and not name.startswith("smtpclient."):
-                continue
-            if getattr(module, "default_context", None) is original:
-                patch.setattr(module, "default_context", trusting_context)
+        # smtpclient looks its default context up through this one module attribute.
+        tls = sys.modules.get("smtpclient._tls")
+        if tls is not None and hasattr(tls, "default_context"):
+            patch.setattr(tls, "default_context", trusting_context)
 
     def _patch_get_socket(
         self,

@@ -64,11 +64,10 @@ from ._connection import Connection
 from ._exceptions import SMTPConnectError, SMTPResponseException, SMTPServerDisconnected
 from ._replies import MAX_LINE, Reply, ReplyParser
 from ._tls import check_tls_arguments, tls_context
-from ._tls import default_context as default_context
 
-# The client gets its default context from ``_tls.tls_context``, which looks up
+# The default context comes from ``_tls.tls_context``, which looks up
 # ``smtpclient._tls.default_context`` at each call: that module attribute is the one place to
-# patch it. The name stays importable from here for code written against earlier versions.
+# patch it (the pytest plugin's redirect does).
 
 __all__ = ["DEFAULT_TIMEOUT", "SMTP", "SMTP_PORT"]
 

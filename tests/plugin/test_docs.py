@@ -1,4 +1,4 @@
-"""The examples in docs/testing.md run, as one downstream test module, and pass."""
+"""The examples in README.md's "Testing your application" run as one module, and pass."""
 
 from __future__ import annotations
 
@@ -7,11 +7,19 @@ from pathlib import Path
 
 import pytest
 
-GUIDE = Path(__file__).parents[2] / "docs" / "testing.md"
+README = Path(__file__).parents[2] / "README.md"
+
+
+def guide() -> str:
+    """The README section "Testing your application", up to the next level-2 heading."""
+    text = README.read_text()
+    start = text.index("\n## Testing your application\n")
+    end = text.index("\n## ", start + 1)
+    return text[start:end]
 
 
 def test_guide_examples_pass(pytester: pytest.Pytester) -> None:
-    blocks = re.findall(r"```python\n(.*?)```", GUIDE.read_text(), re.DOTALL)
+    blocks = re.findall(r"```python\n(.*?)```", guide(), re.DOTALL)
     assert len(blocks) >= 8
     source = "\n\n".join(blocks)
     tests = re.findall(r"^def (test_\w+)", source, re.MULTILINE)

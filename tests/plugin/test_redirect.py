@@ -120,7 +120,6 @@ def test_smtpclient_twins_with_their_verified_default_context(pytester: pytest.P
             assert [c.kind for c in smtp_redirect.connections] == ["smtp", "smtps", "lmtp"]
 
         def test_restored_afterwards():
-            assert smtpclient._sync.default_context is ORIGINAL
             assert smtpclient._tls.default_context is ORIGINAL
         """
     )
