@@ -30,7 +30,7 @@ from ._misbehaviour import line_notes, show_line
 from ._script import Action, Phase
 
 if TYPE_CHECKING:
-    from ._server import _ServerCore
+    from ._lifecycle import ServerCore
 
 __all__ = ["ConnectionProtocol"]
 
@@ -90,7 +90,7 @@ class ConnectionProtocol(SMTP):
     data_line_limit = 1001  # aiosmtpd's data line limit (RFC 5321 4.5.3.1.6 plus the dot)
     lmtp = False
 
-    def __init__(self, core: _ServerCore) -> None:
+    def __init__(self, core: ServerCore) -> None:
         cfg = core.cfg
         excluded = [m for m in ("PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2")
                     if m not in cfg.auth_mechanisms]
@@ -297,7 +297,11 @@ class ConnectionProtocol(SMTP):
 
     def force_lost(self) -> None:
         """Finish a connection asyncio's TLS layer never reported lost (aborted mid-handshake)."""
-        if not self._lost.done():
+        if self._lost.done():
+            return
+        if self._handler_coroutine is None:  # implicit TLS: never got past the handshake
+            self._finish()
+        else:
             self.connection_lost(None)
 
     @property

@@ -23,7 +23,7 @@ from ._misbehaviour import escape
 from ._script import Action, Phase
 
 if TYPE_CHECKING:
-    from ._server import _ServerCore
+    from ._lifecycle import ServerCore
 
 __all__ = ["FakeLMTPProtocol", "FakeSMTPProtocol"]
 
@@ -35,7 +35,7 @@ _STATUS_PHASES = {p.value: p for p in Phase}
 class FakeSMTPProtocol(DeliveryProtocol):
     """aiosmtpd's SMTP protocol with rules, capture, transcripts and fast DATA."""
 
-    def __init__(self, core: _ServerCore) -> None:
+    def __init__(self, core: ServerCore) -> None:
         super().__init__(core)
         self._smtp_methods = {
             name: functools.partial(self._dispatch, _STATUS_PHASES[name], method)

@@ -1,28 +1,23 @@
-"""FakeSMTPServer and FakeLMTPServer: lifecycle, options, scripting, capture and assertions."""
+"""FakeSMTPServer and FakeLMTPServer: options, start/stop, scripting, capture and assertions."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import dataclasses
-import itertools
 import os
-import socket
 import ssl
-import stat
 import threading
-from collections.abc import Awaitable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from types import TracebackType
-from typing import Any
 
 from ._capture import CapturedMessage, Outbox, Session, _SessionRecord
-from ._connection import ConnectionProtocol
 from ._errors import _ErrorStore
-from ._loop import SharedLoop, start_now
+from ._lifecycle import LOOP, STOP_TIMEOUT, Config, ServerCore, bind, close, serve
+from ._loop import start_now
 from ._protocol import FakeLMTPProtocol, FakeSMTPProtocol
 from ._script import Matcher, Phase, Rule, RuleBuilder, Script
-from ._tls import CertificateAuthority, ImplicitTLS
+from ._tls import CertificateAuthority
 
 __all__ = ["FakeLMTPServer", "FakeSMTPServer"]
 
@@ -31,75 +26,6 @@ AUTH_MECHANISMS = ("PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2")
 EXTENSIONS = ("SIZE", "8BITMIME", "SMTPUTF8", "PIPELINING", "ENHANCEDSTATUSCODES", "DSN",
               "STARTTLS", "AUTH")
 _HARD_DATA_LIMIT = 2**25  # aiosmtpd's default; bounds memory when no size_limit is advertised
-_STOP_TIMEOUT = 5.0
-_HANDSHAKE_TIMEOUT = 10  # seconds
-
-
-def _exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-    """Errors the loop reports outside a command: a dropped peer is normal, the rest is a bug."""
-    error = context.get("exception")
-    if isinstance(error, OSError):  # resets, broken pipes, TLS alerts from clients
-        return
-    protocol = context.get("protocol")
-    if isinstance(protocol, ConnectionProtocol):
-        protocol._core.errors.add(error or RuntimeError(str(context.get("message"))))
-        return
-    loop.default_exception_handler(context)
-
-
-_LOOP = SharedLoop(_exception_handler)
-
-
-@dataclass(frozen=True)
-class _Config:
-    hostname: str
-    greeting: str
-    tls: str
-    tls_required: bool
-    starttls_context: ssl.SSLContext | None
-    users: Mapping[str, str]
-    auth_mechanisms: tuple[str, ...]
-    auth_required: bool
-    auth_require_tls: bool
-    size_limit: int | None
-    data_size_limit: int
-    hide: frozenset[str]
-    esmtp: bool
-
-
-class _HangUp(asyncio.Protocol):
-    """Stands in when a connection's protocol could not be built: close it at once."""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        transport.abort()
-
-
-class _ServerCore:
-    """State shared between the server object (caller's thread) and its connections (loop)."""
-
-    loop: asyncio.AbstractEventLoop  # set on the loop thread, before any connection
-    serving: asyncio.Future[asyncio.base_events.Server]
-
-    def __init__(self, server: _BaseServer, cfg: _Config) -> None:
-        self.cfg = cfg
-        self.script = server._script
-        self.outbox = server.outbox
-        self.errors = server._errors
-        self._server = server
-        self.live: set[ConnectionProtocol] = set()
-        self._ids = itertools.count(1)
-
-    def connected(self, protocol: ConnectionProtocol, record: _SessionRecord) -> None:
-        self.live.add(protocol)
-        self._server._add_session(record)
-
-    def disconnected(self, protocol: ConnectionProtocol) -> None:
-        self.live.discard(protocol)
-
-    def captured(self, message: CapturedMessage) -> str:
-        self.outbox._append(message)
-        return f"{next(self._ids):08X}"
 
 
 class _BaseServer:
@@ -154,7 +80,7 @@ class _BaseServer:
         self._path = os.fspath(path) if path is not None else None
         self._ca = ca
         self._tls = tls
-        self._cfg = _Config(
+        self._cfg = Config(
             hostname=hostname, greeting=greeting or self._default_greeting, tls=tls,
             tls_required=tls_required, starttls_context=None, users=dict(users or {}),
             auth_mechanisms=mechanisms, auth_required=auth_required,
@@ -166,7 +92,7 @@ class _BaseServer:
         self._errors = _ErrorStore(self.outbox._notify)
         self._sessions_lock = threading.Lock()
         self._sessions: list[_SessionRecord] = []
-        self._core: _ServerCore | None = None
+        self._core: ServerCore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # ---- lifecycle ------------------------------------------------------------------------
@@ -184,71 +110,22 @@ class _BaseServer:
         cfg = self._cfg
         if tls == "starttls":
             cfg = dataclasses.replace(cfg, starttls_context=server_ctx)
-        sock = self._bind()
-        core = _ServerCore(self, cfg)
+        sock = bind(self._host, self._port, self._path)
+        core = ServerCore(cfg, self._script, self.outbox, self._errors, self._add_session)
         implicit = server_ctx if tls == "implicit" else None
 
         def begin(loop: asyncio.AbstractEventLoop) -> None:  # on the loop thread
             core.loop = loop
-            core.serving = start_now(loop, self._serve(core, sock, implicit))
+            core.serving = start_now(loop, serve(core, sock, self._protocol_class, implicit))
 
         try:
-            loop = _LOOP.acquire(begin)
+            loop = LOOP.acquire(begin)
         except BaseException:
             sock.close()
             raise
         self._core, self._loop = core, loop
         if self._path is None:
             self._host, self._port = sock.getsockname()[:2]
-
-    def _bind(self) -> socket.socket:
-        if self._path is not None:
-            with contextlib.suppress(FileNotFoundError):
-                if stat.S_ISSOCK(os.stat(self._path).st_mode):
-                    os.unlink(self._path)  # a stale socket from an earlier run
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            address: Any = self._path
-        else:
-            try:  # an address needs no lookup; a name ("localhost") gets the one asked for
-                infos = socket.getaddrinfo(self._host, self._port, type=socket.SOCK_STREAM,
-                                           flags=socket.AI_PASSIVE | socket.AI_NUMERICHOST)
-            except socket.gaierror:
-                infos = socket.getaddrinfo(self._host, self._port, type=socket.SOCK_STREAM,
-                                           flags=socket.AI_PASSIVE)
-            family, kind, proto, _, address = infos[0]
-            sock = socket.socket(family, kind, proto)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(address)
-            sock.listen(128)
-            sock.setblocking(False)
-        except BaseException:
-            sock.close()
-            raise
-        return sock
-
-    async def _serve(
-        self, core: _ServerCore, sock: socket.socket, implicit: ssl.SSLContext | None
-    ) -> asyncio.base_events.Server:
-        cls = self._protocol_class
-
-        def factory() -> asyncio.BaseProtocol:
-            try:
-                protocol = cls(core)
-            except Exception as error:  # asyncio would drop it silently and leak the socket
-                core.errors.add(error)
-                return _HangUp()
-            if implicit is None:
-                return protocol
-            return ImplicitTLS(core.loop, protocol, implicit, _HANDSHAKE_TIMEOUT)
-
-        try:
-            if self._path is not None:
-                return await core.loop.create_unix_server(factory, sock=sock)
-            return await core.loop.create_server(factory, sock=sock)
-        except BaseException:
-            sock.close()
-            raise
 
     def stop(self) -> None:
         """Close the listener and every connection, then re-raise any server-thread error."""
@@ -258,7 +135,7 @@ class _BaseServer:
             return
         self._core = self._loop = None
         try:
-            _LOOP.release(lambda: _close(core), timeout=_STOP_TIMEOUT * 2)
+            LOOP.release(lambda: close(core), timeout=STOP_TIMEOUT * 2)
         finally:
             if self._path is not None:
                 with contextlib.suppress(OSError):
@@ -442,39 +319,6 @@ class _BaseServer:
         self.check()
         if len(self.outbox):
             raise AssertionError(f"expected no message; {self.outbox.describe()}")
-
-
-def _close(core: _ServerCore) -> Awaitable[None] | None:
-    """Runs on the loop: close the listener; what is left to wait for, if anything."""
-    if core.serving.done() and not core.live:
-        core.serving.result().close()  # (re-raises a failure to listen)
-        return None
-    return _close_connections(core)
-
-
-async def _close_connections(core: _ServerCore) -> None:
-    """Close the listener, drop every connection, end every task."""
-    aserver = await core.serving
-    aserver.close()
-    protocols = list(core.live)
-    if protocols:
-        gone = [p.abort() for p in protocols]
-        await asyncio.wait(gone, timeout=0.1)
-        for protocol in protocols:  # e.g. a client that left in the middle of a TLS handshake
-            protocol.force_lost()
-        tasks = [t for p in protocols if (t := p.handler_task) is not None and not t.done()]
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks, timeout=_STOP_TIMEOUT)
-    abort_clients = getattr(aserver, "abort_clients", None)
-    if abort_clients is not None:  # Python 3.13+: connections still in a TLS handshake too
-        abort_clients()
-    if protocols or core.cfg.tls == "implicit":  # 3.12+ waits for connections here
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(aserver.wait_closed(), _STOP_TIMEOUT)
-    else:
-        await aserver.wait_closed()
 
 
 class FakeSMTPServer(_BaseServer):

@@ -11,7 +11,7 @@ import tempfile
 import threading
 from asyncio import sslproto
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import trustme
 
@@ -135,11 +135,18 @@ class ImplicitTLS(sslproto.SSLProtocol):
         self._watcher = app
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._watcher.accepted(transport)
+        self._tell(self._watcher.accepted, transport)
         super().connection_made(transport)
 
     def connection_lost(self, exc: BaseException | None) -> None:
         super().connection_lost(exc)
         # After the application's own connection_lost, which asyncio schedules the same way.
-        self._loop.call_soon(self._watcher.handshake_lost, exc)
+        self._loop.call_soon(self._tell, self._watcher.handshake_lost, exc)
+
+    def _tell(self, method: Callable[[Any], None], arg: Any) -> None:
+        """Call the watcher; an error (a bug of ours) goes to the test, not to a log."""
+        try:
+            method(arg)
+        except Exception as error:
+            self._watcher._core.errors.add(error)
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from smtpfake import FakeLMTPServer, FakeSMTPServer
+from smtpfake import FakeLMTPServer, FakeSMTPServer, _lifecycle
 
 
 def _loop_threads() -> list[threading.Thread]:
@@ -176,3 +176,13 @@ def test_other_hosts(host: str) -> None:
             assert client.noop()[0] == 250
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(
+    ("host", "family"),
+    [("127.0.0.1", socket.AF_INET), ("::1", socket.AF_INET6), ("localhost", None),
+     ("fe80::1%lo", None), ("127.0.0.1\x00", None), ("", None)],
+)
+def test_literal_addresses_are_bound_without_a_lookup(host: str, family: object) -> None:
+    """Only a literal address skips getaddrinfo; a name (or a scoped IPv6) is resolved."""
+    assert _lifecycle.numeric(host, 25)[0] == family

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
-from smtpfake import FakeSMTPServer, Session
+from smtpfake import FakeSMTPServer, ServerError, Session, _connection
 from smtpfake._misbehaviour import line_notes, show_line
 
 HELLO_CUT_SHORT = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 32
@@ -214,3 +214,35 @@ def test_a_client_refusing_our_certificate_is_noted_with_its_alert() -> None:
     assert note.startswith("TLS handshake failed: ")
     assert "unknown ca" in note
     server.check()  # a client's failed handshake is not a server error
+
+
+def test_a_whole_session_pipelined_then_half_closed_is_served_without_notes(
+    server: FakeSMTPServer,
+) -> None:
+    """QUIT and the client's FIN arrive together: the QUIT counts, nothing is noted."""
+    with socket.create_connection(server.address, timeout=2) as sock:
+        sock.sendall(b"EHLO me\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n"
+                     b"Subject: all at once\r\n\r\nhi\r\n.\r\nQUIT\r\n")
+        sock.shutdown(socket.SHUT_WR)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    assert received.endswith(b"221 Bye\r\n")
+    assert server.outbox.last.subject == "all at once"
+    assert _notes(_session_when(server, lambda s: s.transcript[-1].text == "221 Bye")) == []
+
+
+def test_a_bug_noting_a_failed_handshake_reaches_the_test(monkeypatch, wire) -> None:
+    def broken(self: object, error: object) -> None:
+        raise ZeroDivisionError("bug in handshake_lost")
+
+    monkeypatch.setattr(_connection.ConnectionProtocol, "handshake_lost", broken)
+    server = FakeSMTPServer(tls="implicit")
+    server.start()
+    try:
+        plain = wire(server.address)
+        plain.send(b"EHLO plaintext.test\r\n")
+        assert plain.closed_by_peer()
+    finally:
+        with pytest.raises(ServerError, match="bug in handshake_lost"):
+            server.stop()

@@ -1,0 +1,194 @@
+"""The loop side of a fake server: binding, serving, closing, and the shared loop thread.
+
+``_server`` holds the public objects; this module is what they run: the socket bound before
+``start()`` returns, served on the one loop thread of the process (``LOOP``), and every
+connection dropped at ``stop()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import socket
+import ssl
+import stat
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ._capture import CapturedMessage, Outbox, _SessionRecord
+from ._connection import ConnectionProtocol
+from ._errors import _ErrorStore
+from ._loop import SharedLoop
+from ._script import Script
+from ._tls import ImplicitTLS
+
+__all__ = ["LOOP", "Config", "ServerCore", "bind", "close", "serve"]
+
+STOP_TIMEOUT = 5.0
+_HANDSHAKE_TIMEOUT = 10  # seconds
+
+
+def _exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """Errors the loop reports outside a command: a dropped peer is normal, the rest is a bug."""
+    error = context.get("exception")
+    if isinstance(error, OSError):  # resets, broken pipes, TLS alerts from clients
+        return
+    protocol = context.get("protocol")
+    if isinstance(protocol, ConnectionProtocol):
+        protocol._core.errors.add(error or RuntimeError(str(context.get("message"))))
+        return
+    loop.default_exception_handler(context)
+
+
+LOOP = SharedLoop(_exception_handler)
+
+
+@dataclass(frozen=True)
+class Config:
+    hostname: str
+    greeting: str
+    tls: str
+    tls_required: bool
+    starttls_context: ssl.SSLContext | None
+    users: Mapping[str, str]
+    auth_mechanisms: tuple[str, ...]
+    auth_required: bool
+    auth_require_tls: bool
+    size_limit: int | None
+    data_size_limit: int
+    hide: frozenset[str]
+    esmtp: bool
+
+
+class _HangUp(asyncio.Protocol):
+    """Stands in when a connection's protocol could not be built: close it at once."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        transport.abort()
+
+
+class ServerCore:
+    """State shared between the server object (caller's thread) and its connections (loop)."""
+
+    loop: asyncio.AbstractEventLoop  # set on the loop thread, before any connection
+    serving: asyncio.Future[asyncio.base_events.Server]
+
+    def __init__(self, cfg: Config, script: Script, outbox: Outbox, errors: _ErrorStore,
+                 add_session: Callable[[_SessionRecord], None]) -> None:
+        self.cfg = cfg
+        self.script = script
+        self.outbox = outbox
+        self.errors = errors
+        self._add_session = add_session
+        self.live: set[ConnectionProtocol] = set()
+        self._ids = itertools.count(1)
+
+    def connected(self, protocol: ConnectionProtocol, record: _SessionRecord) -> None:
+        self.live.add(protocol)
+        self._add_session(record)
+
+    def disconnected(self, protocol: ConnectionProtocol) -> None:
+        self.live.discard(protocol)
+
+    def captured(self, message: CapturedMessage) -> str:
+        self.outbox._append(message)
+        return f"{next(self._ids):08X}"
+
+
+def bind(host: str, port: int, path: str | None) -> socket.socket:
+    """A listening, non-blocking socket: TCP (a literal address needs no lookup) or unix."""
+    if path is not None:
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_ISSOCK(os.stat(path).st_mode):
+                os.unlink(path)  # a stale socket from an earlier run
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        address: Any = path
+    else:
+        family, address = numeric(host, port)
+        if family is None:  # a name ("localhost") gets the address it resolves to
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                       flags=socket.AI_PASSIVE)
+            family, _, _, _, address = infos[0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(128)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+async def serve(
+    core: ServerCore, sock: socket.socket, cls: type[ConnectionProtocol],
+    implicit: ssl.SSLContext | None,
+) -> asyncio.base_events.Server:
+    """Serve ``sock`` on the loop (run with ``start_now``: it does not wait)."""
+
+    def factory() -> asyncio.BaseProtocol:
+        try:
+            protocol = cls(core)
+        except Exception as error:  # asyncio would drop it silently and leak the socket
+            core.errors.add(error)
+            return _HangUp()
+        if implicit is None:
+            return protocol
+        return ImplicitTLS(core.loop, protocol, implicit, _HANDSHAKE_TIMEOUT)
+
+    try:
+        if sock.family == socket.AF_UNIX:
+            return await core.loop.create_unix_server(factory, sock=sock)
+        return await core.loop.create_server(factory, sock=sock)
+    except BaseException:
+        sock.close()
+        raise
+
+
+def numeric(host: str, port: int) -> tuple[socket.AddressFamily | None, Any]:
+    """The family and bind address of a literal IPv4/IPv6 address (no lookup), or (None, None)."""
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host)
+        except (OSError, ValueError):  # (ValueError: an embedded NUL)
+            continue
+        return family, (host, port)
+    return None, None
+
+
+def close(core: ServerCore) -> Awaitable[None] | None:
+    """Runs on the loop: close the listener; what is left to wait for, if anything."""
+    if core.serving.done() and not core.live:
+        core.serving.result().close()  # (re-raises a failure to listen)
+        return None
+    return _close_connections(core)
+
+
+async def _close_connections(core: ServerCore) -> None:
+    """Close the listener, drop every connection, end every task."""
+    aserver = await core.serving
+    aserver.close()
+    protocols = list(core.live)
+    if protocols:
+        gone = [p.abort() for p in protocols]
+        await asyncio.wait(gone, timeout=0.1)
+        for protocol in protocols:  # e.g. a client that left in the middle of a TLS handshake
+            protocol.force_lost()
+        tasks = [t for p in protocols if (t := p.handler_task) is not None and not t.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=STOP_TIMEOUT)
+    abort_clients = getattr(aserver, "abort_clients", None)
+    if abort_clients is not None:  # Python 3.13+: connections still in a TLS handshake too
+        abort_clients()
+    if protocols or core.cfg.tls == "implicit":  # 3.12+ waits for connections here
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(aserver.wait_closed(), STOP_TIMEOUT)
+    else:
+        await aserver.wait_closed()
