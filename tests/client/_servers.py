@@ -1,14 +1,13 @@
 """Real servers for the client tests (helpers; fixtures are in conftest.py).
 
-aiosmtpd's Controller is slow to start, so one asyncio loop runs in a thread for the session and
-each test starts its listeners with ``create_server(port=0)`` (or a unix socket) on it. The
+One asyncio loop (``tests._support.LoopThread``) runs in a thread for the session and each test
+starts its aiosmtpd listeners on it, on port 0 (or a unix socket). The
 scripted server is a plain socket thread playing a fixed conversation, for what a correct server
 never does: hang up mid-phase, never answer, send malformed replies.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hmac
 import socket
@@ -136,30 +135,6 @@ class Server:
     port: int
     path: str | None = None
     _server: Any = field(default=None, repr=False)
-
-
-class LoopThread:
-    """One asyncio loop in a daemon thread, for every server of the session."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="aiosmtpd-loop")
-        self.thread.start()
-
-    def run(self, coro: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(TIMEOUT)
-
-    def stop(self) -> None:
-        async def cancel_all() -> None:
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-        self.run(cancel_all())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(TIMEOUT)
-        self.loop.close()
 
 
 # -- the scripted raw server ---------------------------------------------------------------

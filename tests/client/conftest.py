@@ -1,4 +1,4 @@
-"""Fixtures: aiosmtpd servers on a session loop thread, trustme TLS, the scripted server."""
+"""Fixtures: aiosmtpd servers on a session loop thread, shared test TLS, the scripted server."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import trustme
+
+from tests._support import LoopThread
+from tests._support.tls import ca, client_tls, server_tls
 
 from ._servers import (
-    LoopThread,
     RecordingHandler,
     ScriptedServer,
     Server,
@@ -20,6 +21,8 @@ from ._servers import (
     _SMTPServer,
 )
 
+__all__ = ["ca", "client_tls", "loop_thread", "scripted", "server_tls", "start_server"]
+
 
 @pytest.fixture(scope="session")
 def loop_thread() -> Iterator[LoopThread]:
@@ -28,27 +31,6 @@ def loop_thread() -> Iterator[LoopThread]:
         yield thread
     finally:
         thread.stop()
-
-
-@pytest.fixture(scope="session")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture(scope="session")
-def server_tls(ca: trustme.CA) -> ssl.SSLContext:
-    """The server side: a certificate for localhost and 127.0.0.1."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("localhost", "127.0.0.1").configure_cert(context)
-    return context
-
-
-@pytest.fixture
-def client_tls(ca: trustme.CA) -> ssl.SSLContext:
-    """A verifying client context that trusts the test CA."""
-    context = ssl.create_default_context()
-    ca.configure_trust(context)
-    return context
 
 
 @pytest.fixture
@@ -81,12 +63,7 @@ def start_server(loop_thread: LoopThread) -> Iterator[StartServer]:
                 **options,
             )
 
-        async def listen() -> Any:
-            if path is not None:
-                return await loop_thread.loop.create_unix_server(factory, path)
-            return await loop_thread.loop.create_server(factory, "127.0.0.1", 0, ssl=implicit_tls)
-
-        server = loop_thread.run(listen())
+        server = loop_thread.listen(factory, implicit_tls=implicit_tls, path=path)
         port = 0 if path is not None else server.sockets[0].getsockname()[1]
         running = Server(handler, "127.0.0.1", port, path, server)
         servers.append(running)
@@ -96,12 +73,7 @@ def start_server(loop_thread: LoopThread) -> Iterator[StartServer]:
         yield start
     finally:
         for running in servers:
-
-            async def close(server: Any = running._server) -> None:
-                server.close()
-                await server.wait_closed()
-
-            loop_thread.run(close())
+            loop_thread.close(running._server)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from __future__ import annotations
 import email.message
 import ssl
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -34,10 +34,20 @@ def commands(server: FakeSMTPServer | FakeLMTPServer, session: int = 0) -> list[
     return [line.text.split()[0].upper() for line in lines if line.direction == "C"]
 
 
+def email_message(body: str, **headers: str) -> email.message.EmailMessage:
+    """A message with ``body`` and the given headers (``From="..."``, ``Bcc="..."``...)."""
+    msg = email.message.EmailMessage()
+    for name, value in headers.items():
+        msg[name] = value
+    msg.set_content(body)
+    return msg
+
+
 def test_plain_transaction(server: FakeSMTPServer) -> None:
     with smtpclient.SMTP(server.host, server.port, local_hostname=LOCAL) as smtp:
         assert smtp.sendmail("a@example.com", ["b@example.com"], MESSAGE) == {}
         assert smtp.last_data_reply is not None
+        assert smtp.last_data_reply.code == 250
         assert smtp.last_data_reply.enhanced_status == "2.0.0"
         assert b"queued as" in smtp.last_data_reply.message
     message = server.outbox.last
@@ -50,19 +60,35 @@ def test_plain_transaction(server: FakeSMTPServer) -> None:
     assert commands(server) == ["EHLO", "MAIL", "RCPT", "DATA", "QUIT"]
 
 
-def test_send_message_with_bcc_and_smtputf8(server: FakeSMTPServer) -> None:
-    msg = email.message.EmailMessage()
-    msg["From"] = "jöran@exämple.com"
-    msg["To"] = "b@example.com"
-    msg["Bcc"] = "hidden@example.com"
-    msg["Subject"] = "grüße"
-    msg.set_content("body")
+def test_send_message_strips_bcc_and_uses_headers(server: FakeSMTPServer) -> None:
+    msg = email_message(
+        "body\n",
+        From="Alice <alice@example.com>",
+        To="bob@example.com",
+        Cc="carol@example.com",
+        Bcc="dave@example.com",
+        Subject="hello",
+    )
     with smtpclient.SMTP(server.host, server.port, local_hostname=LOCAL) as smtp:
         assert smtp.send_message(msg) == {}
     message = server.outbox.last
-    assert message.rcpt_tos == ("b@example.com", "hidden@example.com")
+    assert message.mail_from == "alice@example.com"
+    assert message.rcpt_tos == ("bob@example.com", "dave@example.com", "carol@example.com")
+    assert b"dave@example.com" not in message.raw
+    assert b"Subject: hello" in message.raw
+
+
+def test_send_message_smtputf8(server: FakeSMTPServer) -> None:
+    msg = email_message("hällo\n", From="jörg@exämple.com", To="zoë@example.com", Subject="grüße")
+    with smtpclient.SMTP(server.host, server.port, local_hostname=LOCAL) as smtp:
+        assert smtp.send_message(msg) == {}
+        assert smtp.command_encoding == "utf-8"
+    message = server.outbox.last
     assert "SMTPUTF8" in message.mail_options
-    assert b"hidden@example.com" not in message.raw
+    assert "BODY=8BITMIME" in message.mail_options
+    assert message.mail_from == "jörg@exämple.com"
+    assert message.rcpt_tos == ("zoë@example.com",)
+    assert "Subject: grüße".encode() in message.raw
     assert message.subject == "grüße"
 
 
@@ -132,14 +158,30 @@ def test_partial_refusal(server: FakeSMTPServer) -> None:
     assert server.outbox.last.rcpt_tos == ("alice@example.com",)
 
 
-def test_total_refusal_resets(server: FakeSMTPServer) -> None:
+def test_total_refusal_raises_and_resets(server: FakeSMTPServer) -> None:
     server.refuse_recipient("bob@example.com")
+    server.refuse_recipient("dan@example.com")
     with smtpclient.SMTP(server.host, server.port, local_hostname=LOCAL) as smtp:
         with pytest.raises(smtpclient.SMTPRecipientsRefused) as caught:
-            smtp.sendmail("a@example.com", ["bob@example.com"], MESSAGE)
-        assert caught.value.recipients == {"bob@example.com": (550, b"5.1.1 No such user")}
+            smtp.sendmail("a@example.com", ["bob@example.com", "dan@example.com"], MESSAGE)
+        assert caught.value.recipients == {
+            "bob@example.com": (550, b"5.1.1 No such user"),
+            "dan@example.com": (550, b"5.1.1 No such user"),
+        }
+        # The transaction was reset: a new one works on the same connection.
         assert smtp.sendmail("a@example.com", ["carol@example.com"], MESSAGE) == {}
-    assert commands(server) == ["EHLO", "MAIL", "RCPT", "RSET", "MAIL", "RCPT", "DATA", "QUIT"]
+    assert commands(server) == [
+        "EHLO",
+        "MAIL",
+        "RCPT",
+        "RCPT",
+        "RSET",
+        "MAIL",
+        "RCPT",
+        "DATA",
+        "QUIT",
+    ]
+    assert len(server.outbox) == 1
 
 
 def test_sender_and_message_refused(server: FakeSMTPServer) -> None:
@@ -155,36 +197,37 @@ def test_sender_and_message_refused(server: FakeSMTPServer) -> None:
     server.assert_nothing_sent()
 
 
-def test_421_closes_and_the_object_reconnects(server: FakeSMTPServer) -> None:
-    server.on("RCPT", times=1).reply(421, "4.3.2 Shutting down")
-    smtp = smtpclient.SMTP(server.host, server.port, local_hostname=LOCAL)
-    try:
-        with pytest.raises(smtpclient.SMTPRecipientsRefused):
-            smtp.sendmail("a@example.com", ["b@example.com"], MESSAGE)
-        assert smtp.sock is None
-        smtp.connect(server.host, server.port)
-        assert smtp.sendmail("a@example.com", ["b@example.com"], MESSAGE) == {}
-        smtp.quit()
-    finally:
-        smtp.close()
-    assert len(server.outbox) == 1
-
-
-def send_one(smtp: smtpclient.SMTP, server: FakeSMTPServer) -> None:
+def send_one(smtp: smtpclient.SMTP, server: FakeSMTPServer) -> dict[str, tuple[int, bytes]]:
     smtp.connect(server.host, server.port)
-    smtp.sendmail("a@example.com", ["b@example.com"], MESSAGE)
+    return smtp.sendmail("a@example.com", ["b@example.com"], MESSAGE)
 
 
-@pytest.mark.parametrize("phase", ["CONNECT", "EHLO", "MAIL", "RCPT", "DATA", "END_OF_DATA"])
-def test_hang_up_at_each_phase_then_reconnect(server: FakeSMTPServer, phase: str) -> None:
-    server.disconnect_at(phase, times=1)
+FAULTS: dict[str, tuple[Callable[[FakeSMTPServer], object], type[Exception]]] = {
+    "421 at RCPT": (
+        lambda server: server.on("RCPT", times=1).reply(421, "4.3.2 Shutting down"),
+        smtpclient.SMTPRecipientsRefused,
+    ),
+    **{
+        f"hang-up at {phase}": (
+            lambda server, phase=phase: server.disconnect_at(phase, times=1),
+            smtpclient.SMTPServerDisconnected,
+        )
+        for phase in ["CONNECT", "EHLO", "MAIL", "RCPT", "DATA", "END_OF_DATA"]
+    },
+}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_a_fault_closes_and_the_same_object_reconnects(server: FakeSMTPServer, fault: str) -> None:
+    arrange, error = FAULTS[fault]
+    arrange(server)
     smtp = smtpclient.SMTP(local_hostname=LOCAL, timeout=5)
     try:
-        with pytest.raises(smtpclient.SMTPServerDisconnected):
+        with pytest.raises(error):
             send_one(smtp, server)
         assert smtp.sock is None
-        smtp.connect(server.host, server.port)
-        assert smtp.sendmail("a@example.com", ["b@example.com"], MESSAGE) == {}
+        assert smtp.file is None
+        assert send_one(smtp, server) == {}
         smtp.quit()
     finally:
         smtp.close()
@@ -210,6 +253,7 @@ def test_client_side_size_check_sends_nothing() -> None:
             assert (caught.value.smtp_code, caught.value.enhanced_status) == (552, "5.3.4")
             assert smtp.sendmail("a@example.com", ["b@example.com"], b"x" * 40) == {}
         assert commands(server) == ["EHLO", "MAIL", "RCPT", "DATA", "QUIT"]
+        assert len(server.outbox) == 1
         assert "SIZE=40" in server.outbox.last.mail_options
 
 
@@ -235,7 +279,9 @@ def test_lmtp_over_a_unix_socket() -> None:
                     == {}
                 )
                 assert len(lmtp.last_data_replies) == 2
+                assert lmtp.noop()[0] == 250  # every reply was read: still in step
             assert server.outbox.last.rcpt_tos == ("b@example.com", "c@example.com")
+            assert server.outbox.last.raw == MESSAGE
 
 
 def test_refused_data_command_leaves_the_session_clean(server: FakeSMTPServer) -> None:

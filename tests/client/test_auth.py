@@ -72,6 +72,9 @@ def test_login_not_supported_without_auth(scripted: Callable[..., ScriptedServer
         smtp.login("bob", "builder")
 
 
+# login() choosing XOAUTH2 when it is the only mechanism: test_against_smtpfake.py.
+
+
 def test_xoauth2_authobject(start_server: StartServer) -> None:
     server = start_server()
     with smtpclient.SMTP(server.host, server.port, local_hostname=LOCAL) as smtp:
@@ -82,9 +85,3 @@ def test_xoauth2_authobject(start_server: StartServer) -> None:
         with pytest.raises(smtpclient.SMTPAuthenticationError):
             smtp.auth("XOAUTH2", smtpclient.xoauth2("alice", "expired"))
         assert smtp.noop()[0] == 250  # still in step after the failure dance
-
-
-def test_login_uses_xoauth2_when_it_is_the_only_mechanism(start_server: StartServer) -> None:
-    server = start_server(auth_exclude_mechanism=["PLAIN", "LOGIN", "CRAM-MD5"])
-    with smtpclient.SMTP(server.host, server.port, local_hostname=LOCAL) as smtp:
-        assert smtp.login("alice", "ya29.token")[0] == 235

@@ -26,13 +26,7 @@ def test_lmtp_tcp_several_recipients(start_server: StartServer) -> None:
     assert server.handler.messages[0].rcpt_tos == RECIPIENTS
 
 
-def test_lmtp_unix_socket(start_server: StartServer, tmp_path: Path) -> None:
-    path = str(tmp_path / "lmtp.sock")
-    server = start_server(lmtp=True, path=path)
-    with smtpclient.LMTP(path, local_hostname=LOCAL) as lmtp:
-        assert lmtp.sendmail("s@example.com", RECIPIENTS, "over unix") == {}
-        assert lmtp.noop()[0] == 250
-    assert server.handler.messages[0].content == b"over unix\r\n"
+# LMTP over a unix socket is checked against smtpfake in test_against_smtpfake.py.
 
 
 def test_lmtp_recipient_refused_after_data_is_in_refused_dict(start_server: StartServer) -> None:

@@ -10,8 +10,9 @@ import trustme
 
 import smtpclient
 from smtpclient import _tls
+from tests._support import server_context
 
-from ._servers import StartServer
+from ._servers import Server, StartServer
 
 LOCAL = "client.test"
 
@@ -45,30 +46,29 @@ def test_starttls_with_default_context(
     assert server.handler.messages[0].content == b"secret\r\n"
 
 
-def test_starttls_unknown_ca_fails_verification(
-    start_server: StartServer, server_tls: ssl.SSLContext
-) -> None:
-    server = start_server(starttls=server_tls)
+def open_tls(mode: str, server: Server, context: ssl.SSLContext) -> smtpclient.SMTP:
+    """A client in TLS with ``server``: STARTTLS or implicit TLS (``mode``, as start_server)."""
+    if mode == "implicit_tls":
+        return smtpclient.SMTP_SSL(server.host, server.port, local_hostname=LOCAL, context=context)
     smtp = smtpclient.SMTP(server.host, server.port, local_hostname=LOCAL)
     try:
-        with pytest.raises(ssl.SSLCertVerificationError):
-            smtp.starttls(context=ssl.create_default_context())  # system CAs only
-        assert smtp.sock is None
-    finally:
+        smtp.starttls(context=context)
+    except BaseException:
         smtp.close()
+        raise
+    return smtp
 
 
-def test_starttls_wrong_host_name_fails(
-    start_server: StartServer, ca: trustme.CA, client_tls: ssl.SSLContext
+# An unknown CA is refused in test_against_smtpfake.py (STARTTLS and implicit TLS alike).
+
+
+@pytest.mark.parametrize("mode", ["starttls", "implicit_tls"])
+def test_certificate_for_another_host_name_fails(
+    mode: str, start_server: StartServer, ca: trustme.CA, client_tls: ssl.SSLContext
 ) -> None:
-    other = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("mail.other.example").configure_cert(other)
-    server = start_server(starttls=other)
-    with (
-        smtpclient.SMTP(server.host, server.port, local_hostname=LOCAL) as smtp,
-        pytest.raises(ssl.SSLCertVerificationError, match=r"mismatch|match"),
-    ):
-        smtp.starttls(context=client_tls)
+    server = start_server(**{mode: server_context(ca, "mail.other.example")})
+    with pytest.raises(ssl.SSLCertVerificationError, match=r"mismatch|match"):
+        open_tls(mode, server, client_tls).quit()
 
 
 def test_the_name_checked_is_the_one_given_to_connect(
@@ -111,24 +111,6 @@ def test_smtp_ssl_default_context_verifies(
         assert smtp.context is trusting_default
         assert smtp.sendmail("a@example.com", "b@example.com", "over tls") == {}
     assert len(server.handler.messages) == 1
-
-
-def test_smtp_ssl_unknown_ca_fails(start_server: StartServer, server_tls: ssl.SSLContext) -> None:
-    server = start_server(implicit_tls=server_tls)
-    with pytest.raises(ssl.SSLCertVerificationError):
-        smtpclient.SMTP_SSL(
-            server.host, server.port, local_hostname=LOCAL, context=ssl.create_default_context()
-        )
-
-
-def test_smtp_ssl_wrong_host_name_fails(
-    start_server: StartServer, ca: trustme.CA, client_tls: ssl.SSLContext
-) -> None:
-    other = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("mail.other.example").configure_cert(other)
-    server = start_server(implicit_tls=other)
-    with pytest.raises(ssl.SSLCertVerificationError):
-        smtpclient.SMTP_SSL(server.host, server.port, local_hostname=LOCAL, context=client_tls)
 
 
 def test_tls_argument_checks() -> None:

@@ -1,4 +1,4 @@
-"""A real aiosmtpd server on its own event-loop thread, bound to an ephemeral port.
+"""A real aiosmtpd server on its own event-loop thread (``tests._support.LoopThread``), port 0.
 
 It has the scripted peer's shape (``host``, ``port``, ``reset()``, ``wait_idle()``,
 ``received``), so the same comparison harness drives it; ``received`` here is the list of
@@ -14,6 +14,8 @@ from typing import Any
 
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from tests._support import LoopThread
 
 __all__ = ["RealServer"]
 
@@ -63,25 +65,23 @@ class RealServer:
     ) -> None:
         self._lmtp = lmtp
         self._starttls = starttls
-        self._implicit_tls = implicit_tls
         self._users = users
-        self._unix_path = unix_path
         self._handler = _Recorder()
         self._cond = threading.Condition()
         self._protocols: set[SMTP] = set()
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="aiosmtpd", daemon=True)
-        self._thread.start()
-        self._server = asyncio.run_coroutine_threadsafe(self._listen(), self.loop).result(5)
+        self._loop_thread = LoopThread("aiosmtpd")
+        self.loop = self._loop_thread.loop
+        try:
+            self._server = self._loop_thread.listen(
+                self._protocol, implicit_tls=implicit_tls, path=unix_path
+            )
+        except BaseException:
+            self._loop_thread.stop()
+            raise
         if unix_path is None:
             self.host, self.port = self._server.sockets[0].getsockname()[:2]
         else:
             self.host, self.port = unix_path, 0
-
-    async def _listen(self) -> asyncio.Server:
-        if self._unix_path is not None:
-            return await self.loop.create_unix_server(self._protocol, self._unix_path)
-        return await self.loop.create_server(self._protocol, "127.0.0.1", 0, ssl=self._implicit_tls)
 
     def _authenticate(
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
@@ -133,23 +133,12 @@ class RealServer:
                 raise TimeoutError("aiosmtpd server still has open connections")
 
     def close(self) -> None:
-        async def shutdown() -> None:
-            self._server.close()
-            for protocol in list(self._protocols):
-                if protocol.transport is not None:
-                    protocol.transport.close()
-            await self._server.wait_closed()
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
+        with self._cond:
+            open_transports = [p.transport for p in self._protocols if p.transport is not None]
         try:
-            asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(5)
+            self._loop_thread.close(self._server, open_transports)
         finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self._thread.join(5)
-            self.loop.close()
+            self._loop_thread.stop()
 
     def __enter__(self) -> RealServer:
         return self

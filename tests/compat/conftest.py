@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import importlib
-import ssl
 from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
 import pytest
-import trustme
+
+from tests._support.tls import ca, client_tls, server_tls
 
 from ._harness import candidate_name
 from ._peer import ScriptedPeer
 from ._real_server import RealServer
+
+__all__ = ["ca", "client_mod", "client_tls", "make_peer", "make_server", "server_tls"]
 
 
 @pytest.fixture(params=["smtplib", candidate_name()])
@@ -35,27 +37,6 @@ def make_peer() -> Iterator[Callable[..., ScriptedPeer]]:
     yield make
     for peer in peers:
         peer.close()
-
-
-@pytest.fixture(scope="session")
-def ca() -> trustme.CA:
-    """One test CA for the suite; its server certificate names 127.0.0.1 and localhost."""
-    return trustme.CA()
-
-
-@pytest.fixture(scope="session")
-def server_tls(ca: trustme.CA) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
-    return context
-
-
-@pytest.fixture
-def client_tls(ca: trustme.CA) -> ssl.SSLContext:
-    """A verifying client context that trusts the test CA (fresh per test: contexts mutate)."""
-    context = ssl.create_default_context()
-    ca.configure_trust(context)
-    return context
 
 
 @pytest.fixture

@@ -104,11 +104,6 @@ ADDRESSES = [
 ]
 
 
-@pytest.mark.parametrize("address", ADDRESSES)
-def test_quoteaddr_table(address: str) -> None:
-    assert smtpclient.quoteaddr(address) == smtplib.quoteaddr(address)
-
-
 DATA = [
     "plain",
     ".leading dot",
@@ -121,9 +116,13 @@ DATA = [
 ]
 
 
-@pytest.mark.parametrize("data", DATA)
-def test_quotedata_table(data: str) -> None:
-    assert smtpclient.quotedata(data) == smtplib.quotedata(data)
+QUOTING_TABLE = [("quoteaddr", text) for text in ADDRESSES] + [("quotedata", text) for text in DATA]
+
+
+@pytest.mark.parametrize(("helper", "text"), QUOTING_TABLE)
+def test_quoting_table(helper: str, text: str) -> None:
+    """quoteaddr on addresses and quotedata on message data give what smtplib's give."""
+    assert getattr(smtpclient, helper)(text) == getattr(smtplib, helper)(text)
 
 
 @given(st.text(alphabet=st.sampled_from('ab.<>@ "(),:;\r\n\u00e9'), max_size=40))

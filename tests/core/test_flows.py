@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import binascii
+import contextlib
 from collections.abc import Generator
 from typing import Any
 
@@ -39,26 +40,40 @@ class State:
         self.last_data_replies: list[Any] = []
 
 
-def run(flow: Generator[Any, Any, Any], wire: bytes) -> tuple[Any, list[Any]]:
-    """Drive ``flow``: each reply comes from ``wire``; an exhausted wire is a hang-up."""
+def drive(
+    flow: Generator[Any, Any, Any],
+    wire: bytes,
+    events: list[Any],
+    calls: dict[str, Any] | None = None,
+) -> Any:
+    """Drive ``flow`` to its value, appending each event it yields to ``events``.
+
+    Replies come from ``wire`` (an exhausted wire is a hang-up), Call events are answered from
+    ``calls``; every reply on the wire must be read.
+    """
     replies = ReplyParser().feed(wire)
-    events: list[Any] = []
-    value = None
     try:
         event = next(flow)
         while True:
             events.append(event)
-            if isinstance(event, (str, bytes, list)) or event is flows.READ:
+            value = None
+            if isinstance(event, flows.Call):
+                value = (calls or {})[event.name]
+            elif isinstance(event, (str, bytes, list)) or event is flows.READ:
                 if not replies:
                     event = flow.throw(SMTPServerDisconnected("Connection unexpectedly closed"))
                     continue
                 value = replies.pop(0)
-            else:
-                value = None
             event = flow.send(value)
     except StopIteration as stop:
         assert not replies, f"unread replies: {replies}"
-        return stop.value, events
+        return stop.value
+
+
+def run(flow: Generator[Any, Any, Any], wire: bytes) -> tuple[Any, list[Any]]:
+    """The flow's value and the events it yielded (see :func:`drive`)."""
+    events: list[Any] = []
+    return drive(flow, wire, events), events
 
 
 def test_sendmail_success() -> None:
@@ -239,27 +254,15 @@ def test_undecodable_challenge_cancels_too() -> None:
 def record(
     flow: Generator[Any, Any, Any], wire: bytes, calls: dict[str, Any] | None = None
 ) -> list[Any]:
-    """Drive ``flow`` like :func:`run`, answering Call events from ``calls``; the events sent.
+    """The events ``flow`` yielded (see :func:`drive`), up to its end or its SMTP error.
 
     Unlike :func:`run`, an exception from the flow ends the recording instead of propagating,
     so a test can look at what was sent up to the error.
     """
-    replies = ReplyParser().feed(wire)
     events: list[Any] = []
-    value = None
-    try:
-        event = next(flow)
-        while True:
-            events.append(event)
-            if isinstance(event, flows.Call):
-                value = (calls or {})[event.name]
-            elif isinstance(event, (str, bytes, list)) or event is flows.READ:
-                value = replies.pop(0)
-            else:
-                value = None
-            event = flow.send(value)
-    except (StopIteration, SMTPException):
-        return events
+    with contextlib.suppress(SMTPException):
+        drive(flow, wire, events, calls)
+    return events
 
 
 def test_refused_data_command_resets_so_the_next_sendmail_works() -> None:

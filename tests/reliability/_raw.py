@@ -73,8 +73,11 @@ def good_client_sends(server: FakeSMTPServer, *, tls: bool = False, port: int = 
     assert refused == {}
     assert len(server.outbox) == before + 1
     last = server.outbox.last
-    assert (last.raw, last.mail_from, last.rcpt_tos) == (GOOD, "good@example.com",
-                                                         ("alice@example.com",))
+    assert (last.raw, last.mail_from, last.rcpt_tos) == (
+        GOOD,
+        "good@example.com",
+        ("alice@example.com",),
+    )
     server.check()
 
 

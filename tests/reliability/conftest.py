@@ -1,4 +1,4 @@
-"""Fixtures: a good fake server shared by a module, a fresh client object per test."""
+"""Fixtures: a good fake server shared by a module, a fresh client object per test, test TLS."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ import pytest
 
 import smtpclient
 from smtpfake import FakeSMTPServer
+from tests._support.tls import ca, client_tls
 
 from ._checks import TIMEOUT
+
+__all__ = ["ca", "client", "client_tls", "good", "good_server", "no_thread_left"]
 
 
 @pytest.fixture(scope="module")

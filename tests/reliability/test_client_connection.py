@@ -62,9 +62,7 @@ def test_slow_loris_one_byte_per_second(client: smtpclient.SMTP, good: FakeSMTPS
         peer.trickle(b"220 still greeting you\r\n", 1.0)
 
     with HostileServer(script) as server:
-        fails_fast(
-            client, lambda: client.connect(server.host, server.port), TIMED_OUT, "1 byte/s"
-        )
+        fails_fast(client, lambda: client.connect(server.host, server.port), TIMED_OUT, "1 byte/s")
         assert server.client_closed.wait(5)
     reusable(client, good)
 
@@ -126,7 +124,10 @@ def test_connection_reset_mid_reply(
         expected += (ConnectionResetError,)
     with HostileServer(script) as server:
         fails_fast(
-            client, session, expected, f"reset in the middle of {where}",
+            client,
+            session,
+            expected,
+            f"reset in the middle of {where}",
             allowed=(*ALLOWED, ConnectionResetError),
         )
     reusable(client, good)
@@ -147,9 +148,7 @@ def test_hang_up_after_354(how: str, client: smtpclient.SMTP, good: FakeSMTPServ
     reusable(client, good)
 
 
-def test_hang_up_after_the_data_via_smtpfake(
-    client: smtpclient.SMTP, good: FakeSMTPServer
-) -> None:
+def test_hang_up_after_the_data_via_smtpfake(client: smtpclient.SMTP, good: FakeSMTPServer) -> None:
     good.on("DATA", times=1).disconnect(after_data=True)
     client.connect(good.host, good.port)
     fails_fast(

@@ -176,9 +176,7 @@ def test_reply_in_one_byte_writes_is_read_whole(client: smtpclient.SMTP) -> None
     assert received == [b"Subject: bytewise\r\n\r\n..leading dot\r\n.\r\n"]
 
 
-def test_unsolicited_line_after_the_greeting(
-    client: smtpclient.SMTP, good: FakeSMTPServer
-) -> None:
+def test_unsolicited_line_after_the_greeting(client: smtpclient.SMTP, good: FakeSMTPServer) -> None:
     """A reply nobody asked for must not be taken as the answer to the next command."""
 
     def script(peer: Peer) -> None:

@@ -6,38 +6,23 @@ smtpfake.
 
 from __future__ import annotations
 
+import contextlib
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import trustme
 
 import smtpclient
 from smtpfake import CertificateAuthority, FakeSMTPServer
+from tests._support import server_context
 
 from ._checks import TIMEOUT, fails_fast, reusable
 from ._hostile import HostileServer, Peer
 
 GREETING = b"220 hostile.test ESMTP\r\n"
 EHLO_TLS = b"250-hostile.test\r\n250 STARTTLS\r\n"
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-def _server_context(ca: trustme.CA, *names: str) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert(*(names or ("127.0.0.1", "localhost"))).configure_cert(context)
-    return context
-
-
-@pytest.fixture
-def client_context(ca: trustme.CA) -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    ca.configure_trust(context)
-    return context
+GREEN_LIGHT = b"220 2.0.0 go ahead\r\n"
 
 
 def _to_starttls(peer: Peer) -> None:
@@ -47,16 +32,41 @@ def _to_starttls(peer: Peer) -> None:
     peer.expect("STARTTLS")
 
 
-def test_plaintext_injected_after_starttls_220_is_never_a_reply(
-    ca: trustme.CA, client_context: ssl.SSLContext
-) -> None:
-    """The injected reply arrives with the 220; after the handshake only TLS replies count."""
-    server_context = _server_context(ca)
+@contextlib.contextmanager
+def _connected_to_tls_go_ahead(
+    client: smtpclient.SMTP, then: Callable[[Peer], object]
+) -> Iterator[HostileServer]:
+    """``client`` connected to a server that answers STARTTLS 220, then does ``then(peer)``."""
 
     def script(peer: Peer) -> None:
         _to_starttls(peer)
-        peer.send(b"220 2.0.0 go ahead\r\n250 2.0.0 injected\r\n")
-        peer.start_tls(server_context)
+        peer.send(GREEN_LIGHT)
+        then(peer)
+
+    with HostileServer(script) as server:
+        client.connect(server.host, server.port)
+        yield server
+
+
+def _starttls_fails(
+    client: smtpclient.SMTP,
+    context: ssl.SSLContext,
+    expected: type[BaseException] | tuple[type[BaseException], ...],
+    why: str,
+) -> BaseException:
+    return fails_fast(client, lambda: client.starttls(context=context), expected, why)
+
+
+def test_plaintext_injected_after_starttls_220_is_never_a_reply(
+    ca: trustme.CA, client_tls: ssl.SSLContext
+) -> None:
+    """The injected reply arrives with the 220; after the handshake only TLS replies count."""
+    server_side = server_context(ca)
+
+    def script(peer: Peer) -> None:
+        _to_starttls(peer)
+        peer.send(GREEN_LIGHT + b"250 2.0.0 injected\r\n")
+        peer.start_tls(server_side)
         peer.expect("EHLO")
         peer.send(b"250-hostile.test\r\n250 SIZE 1000\r\n")
         peer.expect("NOOP")
@@ -67,7 +77,7 @@ def test_plaintext_injected_after_starttls_220_is_never_a_reply(
     with HostileServer(script) as server, smtpclient.SMTP(timeout=TIMEOUT) as client:
         client.connect(server.host, server.port)
         try:
-            client.starttls(context=client_context)
+            client.starttls(context=client_tls)
         except ssl.SSLError:  # the injected bytes reached the handshake: refused too
             assert client.sock is None
             return
@@ -76,35 +86,24 @@ def test_plaintext_injected_after_starttls_220_is_never_a_reply(
 
 
 def test_plaintext_instead_of_tls_after_220(
-    client: smtpclient.SMTP, client_context: ssl.SSLContext, good: FakeSMTPServer
+    client: smtpclient.SMTP, client_tls: ssl.SSLContext, good: FakeSMTPServer
 ) -> None:
-    def script(peer: Peer) -> None:
-        _to_starttls(peer)
-        peer.send(b"220 2.0.0 go ahead\r\n")
+    def plaintext(peer: Peer) -> None:
         peer.read_line()  # the ClientHello (binary; no newline needed before the bound)
         peer.send(b"250 2.0.0 plaintext pretending to be TLS\r\n")
 
-    with HostileServer(script) as server:
-        client.connect(server.host, server.port)
-        fails_fast(
-            client, lambda: client.starttls(context=client_context), ssl.SSLError, "plaintext TLS"
-        )
+    with _connected_to_tls_go_ahead(client, plaintext):
+        _starttls_fails(client, client_tls, ssl.SSLError, "plaintext TLS")
     reusable(client, good)
 
 
 def test_starttls_220_then_no_handshake(
-    client: smtpclient.SMTP, client_context: ssl.SSLContext, good: FakeSMTPServer
+    client: smtpclient.SMTP, client_tls: ssl.SSLContext, good: FakeSMTPServer
 ) -> None:
-    def script(peer: Peer) -> None:
-        _to_starttls(peer)
-        peer.send(b"220 2.0.0 go ahead\r\n")
-        peer.stall()
-
-    with HostileServer(script) as server:
-        client.connect(server.host, server.port)
-        fails_fast(
+    with _connected_to_tls_go_ahead(client, Peer.stall) as server:
+        _starttls_fails(
             client,
-            lambda: client.starttls(context=client_context),
+            client_tls,
             (TimeoutError, ssl.SSLError, smtpclient.SMTPServerDisconnected),
             "STARTTLS answered 220, then no TLS",
         )
@@ -113,42 +112,25 @@ def test_starttls_220_then_no_handshake(
 
 
 def test_tls_handshake_failure_no_common_version(
-    ca: trustme.CA, client: smtpclient.SMTP, client_context: ssl.SSLContext, good: FakeSMTPServer
+    ca: trustme.CA, client: smtpclient.SMTP, client_tls: ssl.SSLContext, good: FakeSMTPServer
 ) -> None:
-    server_context = _server_context(ca)
-    server_context.maximum_version = ssl.TLSVersion.TLSv1_2
-    client_context.minimum_version = ssl.TLSVersion.TLSv1_3
+    server_side = server_context(ca)
+    server_side.maximum_version = ssl.TLSVersion.TLSv1_2
+    client_tls.minimum_version = ssl.TLSVersion.TLSv1_3
 
-    def script(peer: Peer) -> None:
-        _to_starttls(peer)
-        peer.send(b"220 2.0.0 go ahead\r\n")
-        peer.start_tls(server_context)
-
-    with HostileServer(script) as server:
-        client.connect(server.host, server.port)
-        fails_fast(
-            client, lambda: client.starttls(context=client_context), ssl.SSLError, "no TLS version"
-        )
+    with _connected_to_tls_go_ahead(client, lambda peer: peer.start_tls(server_side)):
+        _starttls_fails(client, client_tls, ssl.SSLError, "no TLS version")
     reusable(client, good)
 
 
 def test_certificate_for_another_host(
-    ca: trustme.CA, client: smtpclient.SMTP, client_context: ssl.SSLContext, good: FakeSMTPServer
+    ca: trustme.CA, client: smtpclient.SMTP, client_tls: ssl.SSLContext, good: FakeSMTPServer
 ) -> None:
-    server_context = _server_context(ca, "wrong.example")
+    server_side = server_context(ca, "wrong.example")
 
-    def script(peer: Peer) -> None:
-        _to_starttls(peer)
-        peer.send(b"220 2.0.0 go ahead\r\n")
-        peer.start_tls(server_context)
-
-    with HostileServer(script) as server:
-        client.connect(server.host, server.port)
-        error = fails_fast(
-            client,
-            lambda: client.starttls(context=client_context),
-            ssl.SSLCertVerificationError,
-            "certificate for wrong.example",
+    with _connected_to_tls_go_ahead(client, lambda peer: peer.start_tls(server_side)):
+        error = _starttls_fails(
+            client, client_tls, ssl.SSLCertVerificationError, "certificate for wrong.example"
         )
         assert "wrong.example" in str(error) or "mismatch" in str(error)
     reusable(client, good)
@@ -161,14 +143,16 @@ def tls_fake() -> Iterator[FakeSMTPServer]:
 
 
 def test_certificate_from_an_untrusted_ca_via_smtpfake(
-    client: smtpclient.SMTP, client_context: ssl.SSLContext, tls_fake: FakeSMTPServer,
+    client: smtpclient.SMTP,
+    client_tls: ssl.SSLContext,
+    tls_fake: FakeSMTPServer,
     good: FakeSMTPServer,
 ) -> None:
-    """client_context trusts this module's CA, not smtpfake's."""
+    """client_tls trusts this module's CA, not smtpfake's."""
     client.connect("localhost", tls_fake.port)
     fails_fast(
         client,
-        lambda: client.starttls(context=client_context),
+        lambda: client.starttls(context=client_tls),
         ssl.SSLCertVerificationError,
         "untrusted CA",
     )

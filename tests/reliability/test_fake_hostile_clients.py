@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import smtplib
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -20,16 +20,10 @@ from ._raw import GOOD, RawClient, good_client_sends, has_note, session_when
 EHLO_MAIL_RCPT = b"EHLO bad.test\r\nMAIL FROM:<bad@example.com>\r\nRCPT TO:<bob@example.com>\r\n"
 
 
-@pytest.fixture(scope="module")
-def shared() -> Iterator[FakeSMTPServer]:
-    with FakeSMTPServer() as server:
-        yield server
-
-
 @pytest.fixture
-def server(shared: FakeSMTPServer) -> FakeSMTPServer:
-    shared.reset()
-    return shared
+def server(good: FakeSMTPServer) -> FakeSMTPServer:
+    """The module's fake server from conftest.py, reset: the one these clients misbehave at."""
+    return good
 
 
 def _garbage(raw: RawClient) -> None:

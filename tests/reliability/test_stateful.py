@@ -204,8 +204,8 @@ class SessionMachine(RuleBasedStateMachine):
             code, text, where = self._data_model(message)
             if where == "DATA":
                 return lambda outcome: _code(outcome, smtpclient.SMTPDataError, code, text)
-            return lambda outcome: _equal(outcome, (code, text)) if text else _equal_code(
-                outcome, code
+            return lambda outcome: (
+                _equal(outcome, (code, text)) if text else _equal_code(outcome, code)
             )
 
         self._run(model, lambda: self.client.data(message))
