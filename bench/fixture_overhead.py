@@ -63,57 +63,61 @@ def pytest_runtest_logreport(report):
 
 MESSAGE = "From: a@example.com\\r\\nTo: b@example.com\\r\\nSubject: hello\\r\\n\\r\\nHello.\\r\\n"
 
+SENDING_SUITE = """
+import smtplib
+import pytest
+{preamble}
+MESSAGE = "{message}"
+
+@pytest.mark.parametrize("n", range({tests}))
+def test_send({fixture}, n):
+    with smtplib.SMTP({fixture}.{host}, {fixture}.port) as client:
+        client.sendmail("a@example.com", ["b@example.com"], MESSAGE)
+    (message,) = {received}
+    assert {subject} == "hello"
+"""
+
+BARE_FIXTURES = """
+from smtpfake import FakeSMTPServer
+
+@pytest.fixture(scope="session")
+def hosted():
+    with FakeSMTPServer() as server:
+        yield server
+
+@pytest.fixture
+def server(hosted):
+    hosted.reset()
+    return hosted
+"""
+
+
+def sending_suite(
+    fixture: str,
+    received: str,
+    host: str = "host",
+    subject: str = "message.subject",
+    preamble: str = "",
+) -> str:
+    """The source of TESTS tests that each send MESSAGE with smtplib to the server ``fixture``
+    gives and check that it arrived (``received``: the tuple of what the server captured)."""
+    return SENDING_SUITE.format(
+        preamble=preamble,
+        message=MESSAGE,
+        tests=TESTS,
+        fixture=fixture,
+        host=host,
+        received=received,
+        subject=subject,
+    )
+
+
 SUITES = {
-    "smtp_server": f'''
-        import smtplib
-        import pytest
-
-        MESSAGE = "{MESSAGE}"
-
-        @pytest.mark.parametrize("n", range({TESTS}))
-        def test_send(smtp_server, n):
-            with smtplib.SMTP(smtp_server.host, smtp_server.port) as client:
-                client.sendmail("a@example.com", ["b@example.com"], MESSAGE)
-            (message,) = smtp_server.wait_for(1, timeout=5)
-            assert message.subject == "hello"
-    ''',
-    "smtpdfix": f'''
-        import smtplib
-        import pytest
-
-        MESSAGE = "{MESSAGE}"
-
-        @pytest.mark.parametrize("n", range({TESTS}))
-        def test_send(smtpd, n):
-            with smtplib.SMTP(smtpd.hostname, smtpd.port) as client:
-                client.sendmail("a@example.com", ["b@example.com"], MESSAGE)
-            (message,) = smtpd.messages
-            assert message["Subject"] == "hello"
-    ''',
-    "bare_server": f'''
-        import smtplib
-        import pytest
-        from smtpfake import FakeSMTPServer
-
-        MESSAGE = "{MESSAGE}"
-
-        @pytest.fixture(scope="session")
-        def hosted():
-            with FakeSMTPServer() as server:
-                yield server
-
-        @pytest.fixture
-        def server(hosted):
-            hosted.reset()
-            return hosted
-
-        @pytest.mark.parametrize("n", range({TESTS}))
-        def test_send(server, n):
-            with smtplib.SMTP(server.host, server.port) as client:
-                client.sendmail("a@example.com", ["b@example.com"], MESSAGE)
-            (message,) = server.wait_for(1, timeout=5)
-            assert message.subject == "hello"
-    ''',
+    "smtp_server": sending_suite("smtp_server", "smtp_server.wait_for(1, timeout=5)"),
+    "smtpdfix": sending_suite(
+        "smtpd", "smtpd.messages", host="hostname", subject='message["Subject"]'
+    ),
+    "bare_server": sending_suite("server", "server.wait_for(1, timeout=5)", preamble=BARE_FIXTURES),
     "floor": f"""
         import pytest
 

@@ -7,6 +7,7 @@ with options gets a server of its own, started for it (about a millisecond) and 
 
 from __future__ import annotations
 
+import ipaddress
 import shutil
 import ssl
 import tempfile
@@ -84,16 +85,25 @@ def _build(
     return server
 
 
-def _stop_all(servers: list[AnyServer]) -> None:
-    """Stop every server, then re-raise the first error (``stop()`` re-raises server errors)."""
-    first_error: BaseException | None = None
-    for server in servers:
+def _stop_all(
+    smtpfake: ModuleType, servers: list[tuple[str, AnyServer]]
+) -> list[tuple[str, ServerError]]:
+    """Stop every server; return the server-thread errors ``stop()`` re-raised, by label.
+
+    Any other failure to stop is re-raised once every server has been stopped.
+    """
+    errors: list[tuple[str, ServerError]] = []
+    failure: BaseException | None = None
+    for label, server in servers:
         try:
             server.stop()
+        except smtpfake.ServerError as exc:
+            errors.append((label, exc))
         except BaseException as exc:  # the remaining servers must still be stopped
-            first_error = first_error or exc
-    if first_error is not None:
-        raise first_error
+            failure = failure or exc
+    if failure is not None:
+        raise failure
+    return errors
 
 
 class Hosting:
@@ -128,9 +138,12 @@ class Hosting:
             return server
 
     def close(self) -> None:
+        """Stop the session's servers; a server-thread error still pending is raised."""
         with self._lock:
-            servers, self._servers = list(self._servers.values()), {}
-        _stop_all(servers)
+            servers, self._servers = self._servers, {}
+        errors = _stop_all(self.smtpfake, [(KINDS[name].fixture, s) for name, s in servers.items()])
+        if errors:
+            raise errors[0][1]
 
 
 class TestServers:
@@ -146,8 +159,9 @@ class TestServers:
         self.hosting = hosting
         self.options = dict(options)
         self.used: dict[str, AnyServer] = {}
-        self._own: list[AnyServer] = []
+        self._own: list[str] = []  # the names (in self.used) of servers started for this test
         self._temp_dirs: list[Path] = []
+        self._stop_errors: list[tuple[str, ServerError]] = []
         self._lock = threading.RLock()
 
     def get(self, name: str) -> AnyServer:
@@ -173,30 +187,67 @@ class TestServers:
             options["path"] = str(directory / "lmtp.sock")
         server = _build(self.hosting.smtpfake, kind, self.hosting.ca, options)
         server.start()
-        self._own.append(server)
+        self._own.append(name)
         return server
 
     def labelled(self) -> list[tuple[str, AnyServer]]:
+        """(fixture name, server) for every server the test used, in the order it asked."""
         with self._lock:
             return [(KINDS[name].fixture, server) for name, server in self.used.items()]
 
+    def passthrough(self, host: str, port: int) -> tuple[str, int] | None:
+        """The address of the test's TCP server that ``host:port`` names, if it names one.
+
+        ``localhost`` and every loopback address count as the server's host, so an application
+        configured with ``("localhost", smtp_server.port)`` reaches ``smtp_server`` itself.
+        """
+        for _, server in self.labelled():
+            mine = host == server.host or _is_loopback(host)
+            if mine and server.path is None and server.port == port:
+                return server.address
+        return None
+
     def errors(self) -> list[tuple[str, ServerError]]:
-        """Collect (and so clear) the errors raised inside the servers' threads, by fixture."""
-        smtpfake = self.hosting.smtpfake
-        found: list[tuple[str, ServerError]] = []
-        for label, server in self.labelled():
+        """Collect (and so clear) the errors raised inside the servers' threads, by fixture.
+
+        Errors that stopping the test's own servers re-raised (``close()``) are included.
+        """
+        server_error = self.hosting.smtpfake.ServerError
+        with self._lock:
+            found, self._stop_errors = self._stop_errors, []
+            used = list(self.used.items())
+        for name, server in used:
             try:
                 server.check()
-            except smtpfake.ServerError as exc:
-                found.append((label, exc))
+            except server_error as exc:
+                found.append((KINDS[name].fixture, exc))
         return found
 
     def close(self) -> None:
+        """Stop the test's own servers and remove their socket directories.
+
+        A server-thread error that ``stop()`` re-raises is kept for ``errors()``, so the
+        plugin reports it like any other; a failure to stop propagates.
+        """
         with self._lock:
-            own, self._own = self._own, []
+            if not self._own and not self._temp_dirs:
+                return  # the usual case: only session servers, which stay up
+            own = [(KINDS[name].fixture, self.used[name]) for name in self._own]
+            self._own = []
             temp_dirs, self._temp_dirs = self._temp_dirs, []
         try:
-            _stop_all(own)
+            errors = _stop_all(self.hosting.smtpfake, own)
         finally:
             for directory in temp_dirs:
                 shutil.rmtree(directory, ignore_errors=True)
+        with self._lock:
+            self._stop_errors.extend(errors)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,9 +1,11 @@
 """Send every SMTP/LMTP connection of the code under test to the test's fake servers.
 
-Both ``smtplib`` and ``smtpclient`` open their connection in one method,
-``SMTP._get_socket(host, port, timeout)``; ``SMTP_SSL`` calls it and wraps the socket with its
-context, and ``LMTP.connect`` opens unix sockets itself. The redirect replaces those (undone at
-teardown) so a connection to any host and port reaches a fake server instead:
+Both ``smtplib`` and ``smtpclient`` open their TCP connection in one method,
+``SMTP._get_socket(host, port, timeout)``, whichever way the application got there (the
+constructor, ``connect()`` later, a ``"host:port"`` string, a ``source_address``); ``SMTP_SSL``
+calls it and wraps the socket with its context, and ``LMTP.connect`` opens unix sockets itself.
+The redirect replaces those three (undone at teardown) so a connection to any host and port
+reaches a fake server instead:
 
 * ``SMTP`` -> a server offering STARTTLS (``smtp_starttls_server``),
 * ``SMTP_SSL`` -> an implicit-TLS server (``smtps_server``),
@@ -13,12 +15,13 @@ The host name is left alone, so TLS still checks the name the application asked 
 server answers SNI for any name with a certificate from the session's test CA. For the client to
 accept it, the redirect adds that CA to the trust store of the context actually used, at the
 moment it is used: the context passed to ``starttls()`` or held by ``SMTP_SSL`` (when it verifies
-certificates at all), and ``smtpclient``'s default context, replaced for the test by one that
-trusts the CA. Nothing else about a context changes; host-name checking stays on. The added
-trust outlives the test on a context the application keeps, and is harmless: the test CA's key
-lives only in this process's memory.
+certificates at all), and ``smtpclient``'s default context (the one attribute
+``smtpclient._tls.default_context``), replaced for the test by one that trusts the CA. Nothing
+else about a context changes; host-name checking stays on. The added trust outlives the test on
+a context the application keeps, and is harmless: the test CA's key lives only in this process.
 
-A connection to the address of one of the test's own fake servers is not redirected.
+A connection to one of the test's own fake servers (its port, on its host, ``localhost`` or a
+loopback address) is not redirected. The application's ``source_address`` is kept.
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ import importlib
 import inspect
 import socket
 import ssl
-import sys
 import threading
 from collections.abc import Callable
 from types import ModuleType
@@ -53,9 +55,9 @@ class Connection(NamedTuple):
 _TARGETS = {"smtp": "starttls", "smtps": "smtps", "lmtp": "lmtp"}
 
 
-def _own(cls: type, name: str) -> Any:
-    """The attribute if ``cls`` defines it itself (an inherited one is patched on its owner)."""
-    return cls.__dict__.get(name)
+def _nowhere(host: str, port: int) -> None:
+    """Before ``install``: no address is the test's own."""
+    return None
 
 
 class Redirect:
@@ -72,7 +74,7 @@ class Redirect:
         self._ca = ca
         self._lock = threading.Lock()
         self._connections: list[Connection] = []
-        self._own_addresses: Callable[[], set[tuple[str, int]]] = set
+        self._passthrough: Callable[[str, int], tuple[str, int] | None] = _nowhere
 
     @property
     def smtp(self) -> FakeSMTPServer:
@@ -111,11 +113,11 @@ class Redirect:
         timeout: float | None,
         source_address: tuple[str, int] | None,
     ) -> socket.socket:
-        if (host, port) in self._own_addresses():
-            return socket.create_connection((host, port), timeout, source_address)
-        server = self._servers(_TARGETS[kind])
-        self._record(Connection(host, port, kind))
-        return socket.create_connection(server.address, timeout, source_address)
+        address = self._passthrough(host, port)
+        if address is None:
+            address = self._servers(_TARGETS[kind]).address
+            self._record(Connection(host, port, kind))
+        return socket.create_connection(address, timeout, source_address)
 
     def _record(self, connection: Connection) -> None:
         with self._lock:
@@ -128,108 +130,76 @@ class Redirect:
     def install(
         self,
         patch: pytest.MonkeyPatch,
-        own_addresses: Callable[[], set[tuple[str, int]]],
+        passthrough: Callable[[str, int], tuple[str, int] | None],
         trusting_context: Callable[[], ssl.SSLContext],
     ) -> None:
         """Patch smtplib (and smtpclient, if importable) until ``patch`` is undone.
 
-        ``own_addresses`` gives the test's fake servers' addresses (not redirected);
-        ``trusting_context`` gives the verified context that stands in for smtpclient's default.
+        ``passthrough(host, port)`` gives the address of the test's own fake server that
+        ``host:port`` names, or None (redirect it); ``trusting_context`` gives the verified
+        context that stands in for smtpclient's default.
         """
-        self._own_addresses = own_addresses
-        self._patch_classes(patch, importlib.import_module("smtplib"))
+        self._passthrough = passthrough
+        self._patch_module(patch, importlib.import_module("smtplib"))
         try:
-            smtpclient = importlib.import_module("smtpclient")
+            importlib.import_module("smtpclient")
         except ImportError:  # the client is optional: code that only knows smtplib is redirected
             return
-        self._patch_classes(patch, smtpclient)
-        self._patch_default_context(patch, trusting_context)
+        self._patch_module(patch, importlib.import_module("smtpclient"))
+        # smtpclient looks its default context up through this one module attribute, at each
+        # use, so SMTP_SSL() and starttls() without a context both get the trusting one.
+        tls = importlib.import_module("smtpclient._tls")
+        patch.setattr(tls, "default_context", trusting_context)
 
-    def _patch_classes(self, patch: pytest.MonkeyPatch, module: ModuleType) -> None:
-        smtp, smtp_ssl, lmtp = (
-            getattr(module, name, None) for name in ("SMTP", "SMTP_SSL", "LMTP")
-        )
-        ssl_classes = tuple(cls for cls in (smtp_ssl,) if isinstance(cls, type))
-        lmtp_classes = tuple(cls for cls in (lmtp,) if isinstance(cls, type))
-        for cls in (smtp, smtp_ssl, lmtp):
-            if isinstance(cls, type) and _own(cls, "_get_socket") is not None:
-                self._patch_get_socket(patch, cls, ssl_classes, lmtp_classes)
-            if isinstance(cls, type) and _own(cls, "starttls") is not None:
-                self._patch_starttls(patch, cls)
-        if isinstance(lmtp, type) and _own(lmtp, "connect") is not None:
-            self._patch_lmtp_connect(patch, lmtp)
-
-    @staticmethod
-    def _patch_default_context(
-        patch: pytest.MonkeyPatch, trusting_context: Callable[[], ssl.SSLContext]
-    ) -> None:
-        # smtpclient looks its default context up through this one module attribute.
-        tls = sys.modules.get("smtpclient._tls")
-        if tls is not None and hasattr(tls, "default_context"):
-            patch.setattr(tls, "default_context", trusting_context)
-
-    def _patch_get_socket(
-        self,
-        patch: pytest.MonkeyPatch,
-        cls: type,
-        ssl_classes: tuple[type, ...],
-        lmtp_classes: tuple[type, ...],
-    ) -> None:
-        original = _own(cls, "_get_socket")
+    def _patch_module(self, patch: pytest.MonkeyPatch, module: ModuleType) -> None:
+        """Patch the module's SMTP, SMTP_SSL and LMTP (the same seams in smtplib and smtpclient)."""
+        smtp, smtp_ssl, lmtp = module.SMTP, module.SMTP_SSL, module.LMTP
         redirect = self
-        if cls in ssl_classes:
-            # SMTP_SSL: its own _get_socket calls the base one (patched below) and wraps the
-            # result with self.context, which must trust the test CA first.
-            def ssl_get_socket(client: Any, host: str, port: int, timeout: Any) -> Any:
-                redirect._trust(getattr(client, "context", None))
-                return original(client, host, port, timeout)
+        # The originals, looked up before patching. SMTP_SSL's _get_socket and LMTP's connect
+        # reach the base's _get_socket through super(), so they meet the redirected one.
+        starttls, ssl_get_socket, lmtp_connect = smtp.starttls, smtp_ssl._get_socket, lmtp.connect
+        starttls_signature = inspect.signature(starttls)
 
-            patch.setattr(cls, "_get_socket", ssl_get_socket)
-            return
-        if cls in lmtp_classes:
-            return  # LMTP over TCP goes through the base class's _get_socket
-
-        def get_socket(client: Any, host: str, port: int, timeout: Any) -> socket.socket:
+        def redirected_get_socket(
+            client: Any, host: str, port: int, timeout: float | None
+        ) -> socket.socket:
             if timeout is not None and not timeout:
                 raise ValueError("Non-blocking socket (timeout=0) is not supported")
-            if isinstance(client, ssl_classes):
+            if isinstance(client, smtp_ssl):
                 kind = "smtps"
-            elif isinstance(client, lmtp_classes):
+            elif isinstance(client, lmtp):
                 kind = "lmtp"
             else:
                 kind = "smtp"
             return redirect._open(kind, host, port, timeout, client.source_address)
 
-        patch.setattr(cls, "_get_socket", get_socket)
-
-    def _patch_starttls(self, patch: pytest.MonkeyPatch, cls: type) -> None:
-        original = _own(cls, "starttls")
-        signature = inspect.signature(original)
-        redirect = self
-
-        def starttls(client: Any, *args: Any, **kwargs: Any) -> Any:
-            bound = signature.bind(client, *args, **kwargs)
+        def trusting_starttls(client: Any, *args: Any, **kwargs: Any) -> Any:
+            bound = starttls_signature.bind(client, *args, **kwargs)
             redirect._trust(bound.arguments.get("context"))
-            return original(client, *args, **kwargs)
+            return starttls(client, *args, **kwargs)
 
-        patch.setattr(cls, "starttls", starttls)
+        def trusting_ssl_get_socket(
+            client: Any, host: str, port: int, timeout: float | None
+        ) -> Any:
+            # Wraps the base's (redirected) socket with client.context: trust the CA first.
+            redirect._trust(getattr(client, "context", None))
+            return ssl_get_socket(client, host, port, timeout)
 
-    def _patch_lmtp_connect(self, patch: pytest.MonkeyPatch, cls: type) -> None:
-        original = _own(cls, "connect")
-        redirect = self
-
-        def connect(
+        def lmtp_connect_over_tcp(
             client: Any,
             host: str = "localhost",
             port: int = 0,
             source_address: tuple[str, int] | None = None,
         ) -> Any:
             if not host.startswith("/"):
-                return original(client, host, port, source_address)
+                return lmtp_connect(client, host, port, source_address)
             # A unix socket path: note it, then connect over TCP to the fake LMTP server, whose
-            # own address _get_socket lets through.
+            # own address the redirected _get_socket lets through.
             server = redirect._servers("lmtp")
             redirect._record(Connection(host, None, "lmtp"))
-            return original(client, server.host, server.port, source_address)
+            return lmtp_connect(client, server.host, server.port, source_address)
 
-        patch.setattr(cls, "connect", connect)
+        patch.setattr(smtp, "_get_socket", redirected_get_socket)
+        patch.setattr(smtp, "starttls", trusting_starttls)
+        patch.setattr(smtp_ssl, "_get_socket", trusting_ssl_get_socket)
+        patch.setattr(lmtp, "connect", lmtp_connect_over_tcp)

@@ -1,6 +1,6 @@
 """The pytest plugin: fake-server fixtures, the ``smtpfake`` marker and the failure report.
 
-Fixtures (all function-scoped, each yielding the ``smtpfake`` object itself):
+Fixtures (all function-scoped, each returning the ``smtpfake`` object itself):
 
 * ``smtp_server``: a plain ``FakeSMTPServer``; ``smtp_starttls_server``: one offering STARTTLS;
   ``smtps_server``: implicit TLS; ``lmtp_server``: a ``FakeLMTPServer`` on TCP;
@@ -9,25 +9,27 @@ Fixtures (all function-scoped, each yielding the ``smtpfake`` object itself):
 * ``smtp_redirect``: every smtplib/smtpclient connection reaches the test's fake servers.
 
 ``@pytest.mark.smtpfake(**options)`` gives the test servers built with those constructor options;
-without it a test borrows the session's servers, reset for it. When a test fails, the SMTP
-transcripts of its servers are added to the report; an error inside a server fails the test.
-Nothing here imports the fake server until a fixture is used (see ``_loading``).
+without it a test borrows the session's servers, reset for it (see ``_hosting``). When a test
+fails, in setup, call or teardown, the SMTP transcripts of its servers are added to that phase's
+report; an error inside a server fails the phase it happened in, with the server's traceback.
+Nothing here imports the fake server until a fixture is used (see ``_dependencies``).
 """
 
 from __future__ import annotations
 
 import ssl
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING
 
 import pytest
 
-from ._hosting import Hosting, TestServers, marker_options
-from ._loading import import_smtpfake
+from ._dependencies import import_smtpfake
+from ._hosting import KINDS, Hosting, TestServers, marker_options
 from ._redirect import Redirect
+from ._report import transcripts
 
 if TYPE_CHECKING:
-    from smtpfake import CertificateAuthority, FakeLMTPServer, FakeSMTPServer
+    from smtpfake import CertificateAuthority, ServerError
 
     from ._hosting import AnyServer
 
@@ -67,6 +69,7 @@ def smtp_client_context(smtp_ca: CertificateAuthority) -> ssl.SSLContext:
 
 @pytest.fixture(scope="session")
 def _smtpfake_hosting() -> Iterator[Hosting]:
+    """The session's servers (one per kind, started on first use), stopped at session end."""
     hosting = Hosting(import_smtpfake())
     try:
         yield hosting
@@ -74,56 +77,48 @@ def _smtpfake_hosting() -> Iterator[Hosting]:
         hosting.close()
 
 
-@pytest.fixture
-def _smtpfake_servers(
-    request: pytest.FixtureRequest, _smtpfake_hosting: Hosting
-) -> Iterator[TestServers]:
-    servers = TestServers(_smtpfake_hosting, marker_options(request.node))
-    request.node.stash[_SERVERS] = servers
-    try:
-        yield servers
-    finally:
-        servers.close()
+def _test_servers(request: pytest.FixtureRequest, hosting: Hosting) -> TestServers:
+    """The test's servers, made by the first fixture that asks and kept in the item's stash.
+
+    Not a fixture of its own: one fixture less per test is measurably cheaper. The teardown
+    hook stops what they started once every fixture has finished with them.
+    """
+    item: pytest.Item = request.node
+    servers = item.stash.get(_SERVERS, None)
+    if servers is None:
+        servers = item.stash[_SERVERS] = TestServers(hosting, marker_options(item))
+    return servers
 
 
-@pytest.fixture
-def smtp_server(_smtpfake_servers: TestServers) -> FakeSMTPServer:
-    """A running plain SMTP ``FakeSMTPServer`` with no mail and no rules from earlier tests."""
-    server: FakeSMTPServer = _smtpfake_servers.get("smtp")  # type: ignore[assignment]
-    return server
+def _server_fixture(name: str, doc: str) -> Callable[..., AnyServer]:
+    """The fixture handing out the test's server of kind ``name`` (see ``_hosting.KINDS``)."""
+
+    def server(request: pytest.FixtureRequest, _smtpfake_hosting: Hosting) -> AnyServer:
+        return _test_servers(request, _smtpfake_hosting).get(name)
+
+    server.__name__ = server.__qualname__ = KINDS[name].fixture
+    server.__doc__ = doc
+    return pytest.fixture(name=KINDS[name].fixture)(server)
 
 
-@pytest.fixture
-def smtp_starttls_server(_smtpfake_servers: TestServers) -> FakeSMTPServer:
-    """A running ``FakeSMTPServer`` offering STARTTLS with a certificate from ``smtp_ca``."""
-    server: FakeSMTPServer = _smtpfake_servers.get("starttls")  # type: ignore[assignment]
-    return server
-
-
-@pytest.fixture
-def smtps_server(_smtpfake_servers: TestServers) -> FakeSMTPServer:
-    """A running implicit-TLS (SMTPS) ``FakeSMTPServer`` with a certificate from ``smtp_ca``."""
-    server: FakeSMTPServer = _smtpfake_servers.get("smtps")  # type: ignore[assignment]
-    return server
-
-
-@pytest.fixture
-def lmtp_server(_smtpfake_servers: TestServers) -> FakeLMTPServer:
-    """A running ``FakeLMTPServer`` on TCP (``server.address``)."""
-    server: FakeLMTPServer = _smtpfake_servers.get("lmtp")  # type: ignore[assignment]
-    return server
-
-
-@pytest.fixture
-def lmtp_unix_server(_smtpfake_servers: TestServers) -> FakeLMTPServer:
-    """A running ``FakeLMTPServer`` of the test's own on a unix socket (``server.path``)."""
-    server: FakeLMTPServer = _smtpfake_servers.get("lmtp_unix")  # type: ignore[assignment]
-    return server
+smtp_server = _server_fixture(
+    "smtp", "A running plain SMTP ``FakeSMTPServer`` with no mail and no rules from earlier tests."
+)
+smtp_starttls_server = _server_fixture(
+    "starttls", "A running ``FakeSMTPServer`` offering STARTTLS, certificate from ``smtp_ca``."
+)
+smtps_server = _server_fixture(
+    "smtps", "A running implicit-TLS (SMTPS) ``FakeSMTPServer``, certificate from ``smtp_ca``."
+)
+lmtp_server = _server_fixture("lmtp", "A running ``FakeLMTPServer`` on TCP (``server.address``).")
+lmtp_unix_server = _server_fixture(
+    "lmtp_unix", "A running ``FakeLMTPServer`` of the test's own on a unix socket (``.path``)."
+)
 
 
 @pytest.fixture
 def smtp_redirect(
-    _smtpfake_servers: TestServers, smtp_ca: CertificateAuthority
+    request: pytest.FixtureRequest, _smtpfake_hosting: Hosting, smtp_ca: CertificateAuthority
 ) -> Iterator[Redirect]:
     """Route every smtplib/smtpclient connection, to any host and port, to this test's servers.
 
@@ -131,71 +126,80 @@ def smtp_redirect(
     ``smtp_redirect.smtps``, ``LMTP`` (TCP or unix socket path) reaches ``smtp_redirect.lmtp``.
     TLS contexts the application uses are made to trust ``smtp_ca``; see ``_redirect``.
     """
-    redirect = Redirect(_smtpfake_servers.get, smtp_ca)
-
-    def own_addresses() -> set[tuple[str, int]]:
-        return {
-            (server.address[0], server.address[1])
-            for _, server in _smtpfake_servers.labelled()
-            if getattr(server, "path", None) is None
-        }
-
+    servers = _test_servers(request, _smtpfake_hosting)
+    redirect = Redirect(servers.get, smtp_ca)
     with pytest.MonkeyPatch.context() as patch:
-        redirect.install(patch, own_addresses, _smtpfake_servers.hosting.trusting_context)
+        redirect.install(patch, servers.passthrough, _smtpfake_hosting.trusting_context)
         yield redirect
 
 
 # -- hooks: server errors and transcripts ----------------------------------------------------
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
-    """Fail a test whose servers raised inside their thread, with the server's traceback."""
-    servers = item.stash.get(_SERVERS, None)
+def _fail_on_server_errors(item: pytest.Item, when: str) -> Generator[None, object, object]:
+    """Run one phase; then fail it if the test's servers raised inside their thread meanwhile.
+
+    The failure's text is the server's traceback (the plugin's frames would only hide it). When
+    the phase failed on its own, the errors are evidence, not the verdict: they go into the
+    report as a section.
+    """
     try:
         result = yield
     except BaseException:
-        # The test failed on its own; the servers' errors are evidence, not the verdict.
-        if servers is not None:
-            for label, error in servers.errors():
-                item.add_report_section("call", f"smtpfake error in {label}", str(error))
+        for label, error in _server_errors(item, when):
+            item.add_report_section(when, f"smtpfake error in {label}", str(error))
         raise
-    errors = servers.errors() if servers is not None else []
+    errors = _server_errors(item, when)
     if errors:
-        # The server's traceback is the message; the plugin's frames would only hide it.
         text = "\n".join(f"{label}: {error}" for label, error in errors)
-        pytest.fail(f"error inside the fake server\n{text}", pytrace=False)
+        pytest.fail(f"error inside the fake server during {when}\n{text}", pytrace=False)
     return result
 
 
-def _transcripts(labelled: list[tuple[str, AnyServer]]) -> str:
-    parts: list[str] = []
-    for label, server in labelled:
-        sessions = list(server.sessions)
-        path = getattr(server, "path", None)
-        where = path if path is not None else f"{server.host}:{server.port}"
-        for number, session in enumerate(sessions, start=1):
-            details = [f"peer {session.peer}"]
-            if session.tls:
-                details.append("TLS")
-            if session.auth_user:
-                details.append(f"user {session.auth_user!r}")
-            parts.append(
-                f"{label} at {where}, session {number} of {len(sessions)} "
-                f"({', '.join(details)})\n{session.format_transcript().rstrip()}"
-            )
-    return "\n\n".join(parts)
+def _server_errors(item: pytest.Item, when: str) -> list[tuple[str, ServerError]]:
+    """The errors the test's servers raised; at teardown, first stop the ones it started.
+
+    Stopping waits for every fixture's teardown (the hook's ``yield``), since a fixture of the
+    test suite may still talk to a server in its own teardown.
+    """
+    servers = item.stash.get(_SERVERS, None)
+    if servers is None:
+        return []
+    if when == "teardown":
+        servers.close()
+    return servers.errors()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, object, object]:
+    return (yield from _fail_on_server_errors(item, "setup"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    return (yield from _fail_on_server_errors(item, "call"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, object, object]:
+    return (yield from _fail_on_server_errors(item, "teardown"))
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Add the SMTP transcript of a failed test's servers to its report."""
+    """Add the SMTP transcript of a failed phase's servers to its report; forget them after."""
     report = yield
     servers = item.stash.get(_SERVERS, None)
-    if report.failed and servers is not None:
-        text = _transcripts(servers.labelled())
+    if servers is None:
+        return report
+    if report.failed:
+        text = transcripts(servers.labelled())
         if text:
             report.sections.append((f"smtpfake transcript {report.when}", text))
+    if report.when == "teardown":
+        del item.stash[_SERVERS]  # the item outlives its test; its servers' records need not
     return report

@@ -157,3 +157,48 @@ def test_session_servers_are_stopped_when_the_session_ends(pytester: pytest.Pyte
     servers = item.module.SEEN
     assert servers
     assert not any(server.running for server in servers)
+
+
+def test_fixtures_are_listed_with_their_documentation(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--fixtures")
+    names_and_docs = {
+        "smtp_server": "A running plain SMTP ``FakeSMTPServer``*",
+        "smtp_starttls_server": "A running ``FakeSMTPServer`` offering STARTTLS*",
+        "smtps_server": "A running implicit-TLS (SMTPS)*",
+        "lmtp_server": "A running ``FakeLMTPServer`` on TCP*",
+        "lmtp_unix_server": "A running ``FakeLMTPServer`` of the test's own on a unix socket*",
+        "smtp_ca [[]session scope[]]": "The session's test certificate authority*",
+        "smtp_client_context": "A fresh client ``ssl.SSLContext``*",
+        "smtp_redirect": "Route every smtplib/smtpclient connection*",
+    }
+    for name, doc in names_and_docs.items():
+        result.stdout.fnmatch_lines([f"{name} -- *plugin.py:*", f"    {doc}"])
+
+
+def test_a_tests_own_servers_leave_nothing_behind(pytester: pytest.Pytester) -> None:
+    # Servers started for one test (the marker, the unix socket) are stopped after it, and the
+    # socket's private directory is removed; the session's servers go at the session's end.
+    pytester.makepyfile(
+        """
+        import os
+        import pytest
+
+        SEEN = {}
+
+        @pytest.mark.smtpfake(hostname="own.test")
+        def test_own(smtp_server, smtps_server, lmtp_server, lmtp_unix_server, smtp_redirect):
+            SEEN["own"] = [smtp_server, smtps_server, lmtp_server, lmtp_unix_server]
+            SEEN["directory"] = os.path.dirname(lmtp_unix_server.path)
+
+        def test_after():
+            assert not any(server.running for server in SEEN["own"])
+            assert not os.path.exists(SEEN["directory"])
+
+        def test_shared(smtp_server, lmtp_server):
+            SEEN["shared"] = [smtp_server, lmtp_server]
+        """
+    )
+    result = pytester.inline_run()
+    result.assertoutcome(passed=3)
+    (module,) = {call.item.module for call in result.getcalls("pytest_runtest_setup")}
+    assert not any(server.running for server in module.SEEN["shared"])

@@ -182,3 +182,68 @@ def test_connections_to_the_tests_own_servers_pass_through(pytester: pytest.Pyte
         """
     )
     pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_every_way_of_connecting_is_redirected(pytester: pytest.Pytester) -> None:
+    # The same application calls through smtplib and through smtpclient: host and port in the
+    # constructor, connect() later, a "host:port" string, default ports, a source address.
+    pytester.makepyfile(
+        """
+        import smtplib
+        import pytest
+        import smtpclient
+
+        MESSAGE = "Subject: hi\\r\\n\\r\\nx"
+
+        @pytest.fixture(params=["smtplib", "smtpclient"])
+        def lib(request):
+            return {"smtplib": smtplib, "smtpclient": smtpclient}[request.param]
+
+        def test_connect_later_and_host_port_strings(smtp_redirect, lib):
+            client = lib.SMTP(timeout=5)
+            client.connect("smtp.example.com:2525")
+            client.sendmail("a@example.com", ["b@example.com"], MESSAGE)
+            client.quit()
+            with lib.SMTP("mx.example.com", timeout=5) as client:    # the default port
+                client.noop()
+            lmtp = lib.LMTP(timeout=5)
+            lmtp.connect("lmtp.example.net:24")
+            lmtp.sendmail("a@example.com", ["b@example.com"], MESSAGE)
+            lmtp.quit()
+            with lib.LMTP("lmtp.example.net", timeout=5) as client:  # the default LMTP port
+                client.noop()
+            with lib.SMTP_SSL("smtps.example.com", timeout=5) as client:  # default port, context
+                client.sendmail("a@example.com", ["b@example.com"], MESSAGE)
+            assert smtp_redirect.connections == [
+                ("smtp.example.com", 2525, "smtp"),
+                ("mx.example.com", 25, "smtp"),
+                ("lmtp.example.net", 24, "lmtp"),
+                ("lmtp.example.net", lib.LMTP_PORT, "lmtp"),
+                ("smtps.example.com", 465, "smtps"),
+            ]
+            assert len(smtp_redirect.smtp.outbox) == 1
+            assert len(smtp_redirect.lmtp.outbox) == 1
+            assert smtp_redirect.smtps.outbox.last.session.tls
+
+        def test_source_address_is_kept(smtp_redirect, lib):
+            # Linux routes all of 127.0.0.0/8 to the loopback: 127.0.0.2 is a distinct source.
+            with lib.SMTP("smtp.example.com", 587, source_address=("127.0.0.2", 0)) as client:
+                client.noop()
+            client = lib.SMTP(timeout=5)
+            client.connect("smtp.example.com", 587, source_address=("127.0.0.3", 0))
+            client.quit()
+            assert [s.peer[0] for s in smtp_redirect.smtp.sessions] == ["127.0.0.2", "127.0.0.3"]
+            assert len(smtp_redirect.connections) == 2
+
+        def test_the_tests_own_servers_by_any_loopback_name(smtp_redirect, smtp_server, lib):
+            for host in ("localhost", "127.0.0.1", smtp_server.host):
+                with lib.SMTP(host, smtp_server.port, timeout=5) as client:
+                    client.sendmail("a@example.com", ["b@example.com"], MESSAGE)
+            smtp_server.assert_sent(3)
+            assert smtp_redirect.connections == []
+            with lib.SMTP("smtp.example.com", smtp_server.port, timeout=5) as client:
+                client.noop()     # the same port on another host is somebody else's server
+            assert smtp_redirect.connections == [("smtp.example.com", smtp_server.port, "smtp")]
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=6)
