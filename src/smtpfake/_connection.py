@@ -24,6 +24,7 @@ from aiosmtpd.smtp import (
 )
 from aiosmtpd.smtp import Session as _AioSession
 
+from . import _tables
 from ._auth import INVALID, password_ok
 from ._capture import _SessionRecord
 from ._misbehaviour import line_notes, show_line
@@ -42,8 +43,10 @@ _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _SIMPLE_ADDRESS = re.compile(
     rf"\s*<({_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>(?![ \t]*\()[ \t]*"
 )
-# Per class: the only names aiosmtpd's __init__ looks for in dir(self) (see __dir__).
-_INIT_NAMES: dict[type, list[str]] = {}
+# asyncio's TCP transport reads with recv(256 KiB): glibc serves a buffer that size with mmap and
+# unmaps it when the bytes are shrunk to what arrived, ~12 us on every read, more than the rest of
+# a command's work. 64 KiB stays on the heap and still reads a big message in few calls.
+_RECV_SIZE = 1 << 16
 
 
 class _Session(_AioSession):
@@ -92,9 +95,7 @@ class ConnectionProtocol(SMTP):
 
     def __init__(self, core: ServerCore) -> None:
         cfg = core.cfg
-        excluded = [m for m in ("PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2")
-                    if m not in cfg.auth_mechanisms]
-        self._built = False
+        self._init_dir: list[str] | None = _tables.init_dir(type(self), super().__dir__)
         super().__init__(
             _Handler(),
             data_size_limit=cfg.data_size_limit,
@@ -103,11 +104,13 @@ class ConnectionProtocol(SMTP):
             ident=cfg.greeting,
             tls_context=cfg.starttls_context,
             auth_require_tls=False,
-            auth_exclude_mechanism=excluded,
             authenticator=_authenticate,
             loop=core.loop,
         )
-        self._built = True
+        self._init_dir = None
+        excluded = frozenset(m for m in ("PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2")
+                             if m not in cfg.auth_mechanisms)
+        _tables.install(self, self._command, excluded)
         self._core = core
         self._cfg = cfg
         self._auth_required = cfg.auth_required
@@ -123,21 +126,16 @@ class ConnectionProtocol(SMTP):
         self._overrun = False  # inside a line longer than the reader's limit
         self._in_data = False
         self._departed = False  # the end of the connection is explained in the transcript
+        self._deadline = 0.0  # of the idle timeout (see _reset_timeout)
 
     def __dir__(self) -> list[str]:
-        """While aiosmtpd's ``__init__`` runs: only the ``auth_*``/``smtp_*`` names it looks for.
+        """All names, except while aiosmtpd's ``__init__`` scans them (see ``_tables``)."""
+        names = getattr(self, "_init_dir", None)
+        return list(super().__dir__()) if names is None else names
 
-        It scans ``inspect.getmembers(self)`` and ``dir(self)`` on every connection to build its
-        AUTH and command tables, reading every attribute (~0.2 ms a connection); the names are
-        the same for every instance of a class, so they are listed once per class.
-        """
-        if getattr(self, "_built", True):
-            return list(super().__dir__())
-        names = _INIT_NAMES.get(type(self))
-        if names is None:
-            names = [n for n in super().__dir__() if n.startswith(("auth_", "smtp_"))]
-            _INIT_NAMES[type(self)] = names
-        return names
+    def _command(self, name: str, method: Any) -> Any:
+        """What aiosmtpd calls for command ``name`` (``method``, the ``smtp_*`` one, here)."""
+        return method
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         """aiosmtpd's address parser, with a fast path for plain ``<local@domain>``."""
@@ -201,6 +199,8 @@ class ConnectionProtocol(SMTP):
             self._rec.helo_name = None
             self._rec.add("!", "TLS established")
             return
+        if getattr(transport, "max_size", 0) > _RECV_SIZE:  # a plain TCP or unix transport
+            transport.max_size = _RECV_SIZE  # type: ignore[attr-defined]
         tls = transport.get_extra_info("ssl_object") is not None
         if self._record is None:
             self._begin(self._sess.peer, tls)
@@ -218,6 +218,26 @@ class ConnectionProtocol(SMTP):
         self._note_departure(error)
         super().connection_lost(error)
         self._finish()
+
+    def _reset_timeout(self, duration: float | None = None) -> None:
+        """aiosmtpd's idle timeout, pushed back on every command without a new timer each time.
+
+        aiosmtpd cancels its timer and schedules another for each command; here the deadline
+        moves, and the one timer, when it fires before the deadline, waits again until then.
+        """
+        deadline = self.loop.time() + (duration or self._timeout_duration)
+        self._deadline = deadline
+        handle = self._timeout_handle
+        if handle is None or handle.cancelled() or handle.when() > deadline:
+            if handle is not None:
+                handle.cancel()
+            self._timeout_handle = self.loop.call_at(deadline, self._idle_check)
+
+    def _idle_check(self) -> None:
+        if self.loop.time() < self._deadline:
+            self._timeout_handle = self.loop.call_at(self._deadline, self._idle_check)
+        else:
+            self._timeout_cb()  # type: ignore[no-untyped-call]
 
     def _finish(self) -> None:
         if not self._lost.done():

@@ -94,6 +94,12 @@ class ServerCore:
     def disconnected(self, protocol: ConnectionProtocol) -> None:
         self.live.discard(protocol)
 
+    def let_go(self) -> None:
+        """The listener is closed: drop it. It refers back to this core through the protocol
+        factory; left in place, that cycle would wait for the garbage collector (and bring its
+        next run closer, into the middle of whatever the test does next)."""
+        del self.serving
+
     def captured(self, message: CapturedMessage) -> str:
         self.outbox._append(message)
         return f"{next(self._ids):08X}"
@@ -165,6 +171,7 @@ def close(core: ServerCore) -> Awaitable[None] | None:
     """Runs on the loop: close the listener; what is left to wait for, if anything."""
     if core.serving.done() and not core.live:
         core.serving.result().close()  # (re-raises a failure to listen)
+        core.let_go()
         return None
     return _close_connections(core)
 
@@ -192,3 +199,4 @@ async def _close_connections(core: ServerCore) -> None:
             await asyncio.wait_for(aserver.wait_closed(), STOP_TIMEOUT)
     else:
         await aserver.wait_closed()
+    core.let_go()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import functools
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import MISSING, AuthResult, LoginPassword
@@ -21,9 +21,6 @@ from ._connection import null_is_empty
 from ._delivery import DeliveryProtocol
 from ._misbehaviour import escape
 from ._script import Action, Phase
-
-if TYPE_CHECKING:
-    from ._lifecycle import ServerCore
 
 __all__ = ["FakeLMTPProtocol", "FakeSMTPProtocol"]
 
@@ -35,14 +32,10 @@ _STATUS_PHASES = {p.value: p for p in Phase}
 class FakeSMTPProtocol(DeliveryProtocol):
     """aiosmtpd's SMTP protocol with rules, capture, transcripts and fast DATA."""
 
-    def __init__(self, core: ServerCore) -> None:
-        super().__init__(core)
-        self._smtp_methods = {
-            name: functools.partial(self._dispatch, _STATUS_PHASES[name], method)
-            if name in _STATUS_PHASES
-            else method
-            for name, method in self._smtp_methods.items()
-        }
+    def _command(self, name: str, method: Any) -> Any:
+        """Each command with a phase goes through the rules first (``_dispatch``)."""
+        phase = _STATUS_PHASES.get(name)
+        return method if phase is None else functools.partial(self._dispatch, phase, method)
 
     # ---- rules ---------------------------------------------------------------------------
 

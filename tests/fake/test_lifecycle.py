@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import smtplib
 import socket
 import threading
 import time
+import weakref
 
 import pytest
 
@@ -36,6 +38,26 @@ def test_stop_leaves_no_thread_and_frees_the_port() -> None:
     assert _loop_threads() == []
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+@pytest.mark.parametrize("warm", [False, True])
+def test_a_stopped_server_is_freed_at_once_not_left_to_the_garbage_collector(warm: bool) -> None:
+    """No reference cycle survives stop(), so start/stop leaves no work for the collector."""
+    keep_loop = FakeSMTPServer() if warm else None
+    if keep_loop is not None:
+        keep_loop.start()
+    gc.disable()
+    try:
+        server = FakeSMTPServer()
+        server.start()
+        server.stop()
+        gone = weakref.ref(server)
+        del server
+        assert gone() is None
+    finally:
+        gc.enable()
+        if keep_loop is not None:
+            keep_loop.stop()
 
 
 def test_servers_share_one_loop_thread_until_the_last_stops() -> None:

@@ -11,8 +11,11 @@ import time
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from smtpfake import FakeSMTPServer, ServerError, Session, _connection
+from smtpfake._misbehaviour import _notes as full_notes
 from smtpfake._misbehaviour import line_notes, show_line
 
 HELLO_CUT_SHORT = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 32
@@ -51,6 +54,14 @@ def _session_when(server: FakeSMTPServer, ready: Callable[[Session], bool]) -> S
 )
 def test_line_notes_name_each_fault(line: bytes, notes: list[str]) -> None:
     assert line_notes(line) == notes
+
+
+@given(st.lists(st.sampled_from([b"MAIL", b" ", b"\t", b"\r", b"\n", b"\x16\x03", b"\x00",
+                                 b"\x7f", b"\xc3\xb6", b"~", b"<a@b.test>"]), max_size=8)
+       .map(b"".join))
+def test_the_fast_path_for_clean_lines_agrees_with_the_full_check(line: bytes) -> None:
+    assert line_notes(line) == full_notes(line)
+    assert line_notes(line + b"\r\n") == full_notes(line + b"\r\n")
 
 
 def test_show_line_escapes_controls_cuts_long_lines_and_hides_credentials() -> None:
