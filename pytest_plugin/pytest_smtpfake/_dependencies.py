@@ -15,14 +15,17 @@ import pytest
 INSTALL_HINT = "pip install 'smtpclient[fake]'"
 
 # smtpfake's own dependencies are imported first, so a missing one is named even when smtpfake
-# would only import it later (at server start).
-_REQUIRED = ("aiosmtpd", "trustme", "smtpfake")
+# would only import it later. trustme (and with it ``cryptography``, some 30 ms to import) is
+# needed only for TLS, so it is asked for only by what needs the test CA (``require_tls``): a
+# suite of plain SMTP tests never imports it, and runs without it installed.
+_REQUIRED = ("aiosmtpd", "smtpfake")
+_TLS_REQUIRED = ("trustme",)
 
 
-def import_smtpfake() -> ModuleType:
-    """Return the ``smtpfake`` module, or fail the calling fixture with an install hint."""
+def _import_or_fail(names: tuple[str, ...]) -> ModuleType:
+    """Import ``names`` in order and return the last, or fail the calling fixture with a hint."""
     problem: str | None = None
-    for name in _REQUIRED:
+    for name in names:
         try:
             module = importlib.import_module(name)
         except ImportError as exc:
@@ -35,3 +38,13 @@ def import_smtpfake() -> ModuleType:
             pytrace=False,
         )
     return module
+
+
+def import_smtpfake() -> ModuleType:
+    """Return the ``smtpfake`` module, or fail the calling fixture with an install hint."""
+    return _import_or_fail(_REQUIRED)
+
+
+def require_tls() -> None:
+    """Make sure the test CA can be built (trustme), or fail the calling fixture with a hint."""
+    _import_or_fail(_TLS_REQUIRED)

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ._dependencies import require_tls
+
 if TYPE_CHECKING:
     from typing import TypeAlias
 
@@ -117,6 +119,7 @@ class Hosting:
 
     def ca(self) -> CertificateAuthority:
         """The process-wide test CA (``smtp_ca``), created on first use."""
+        require_tls()
         ca: CertificateAuthority = self.smtpfake.CertificateAuthority.shared()
         return ca
 

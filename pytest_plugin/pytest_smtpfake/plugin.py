@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ._dependencies import import_smtpfake
+from ._dependencies import import_smtpfake, require_tls
 from ._hosting import KINDS, Hosting, TestServers, marker_options
 from ._redirect import Redirect
 from ._report import transcripts
@@ -57,6 +57,7 @@ def smtp_ca() -> CertificateAuthority:
     builds itself use it too.
     """
     smtpfake = import_smtpfake()
+    require_tls()
     ca: CertificateAuthority = smtpfake.CertificateAuthority.shared()
     return ca
 

@@ -13,8 +13,6 @@ from asyncio import sslproto
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-import trustme
-
 if TYPE_CHECKING:
     from ._connection import ConnectionProtocol
 
@@ -36,6 +34,10 @@ class CertificateAuthority:
     """
 
     def __init__(self) -> None:
+        # Imported here, not at module level: trustme brings in ``cryptography`` (some 30 ms),
+        # which a process that only ever runs plain SMTP servers never needs.
+        import trustme
+
         self._ca = trustme.CA(key_type=trustme.KeyType.ECDSA)
         self._lock = threading.Lock()
         self._contexts: dict[tuple[str, ...], ssl.SSLContext] = {}

@@ -6,6 +6,8 @@ import os
 import smtplib
 import socket
 import ssl
+import subprocess
+import sys
 
 import pytest
 
@@ -124,3 +126,22 @@ def test_server_context_is_cached_per_hostnames() -> None:
     assert ca.server_context() is ca.server_context()
     assert ca.server_context(("mail.test",)) is not ca.server_context()
     assert os.path.exists(ca.ca_pem_path)
+
+
+def test_plain_servers_never_import_trustme() -> None:
+    # trustme brings in ``cryptography`` (tens of milliseconds): a process that runs only plain
+    # servers must not pay for it; the first CA imports it.
+    code = (
+        "import sys, smtplib, smtpfake\n"
+        "with smtpfake.FakeSMTPServer() as server:\n"
+        "    with smtplib.SMTP(*server.address) as client:\n"
+        "        client.sendmail('a@example.com', ['b@example.com'], 'Subject: hi\\r\\n\\r\\nx')\n"
+        "    assert server.wait_for(1)[0].subject == 'hi'\n"
+        "before = sorted(m for m in ('trustme', 'cryptography') if m in sys.modules)\n"
+        "smtpfake.CertificateAuthority()\n"
+        "print(before, 'trustme' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "[] True"
