@@ -76,14 +76,6 @@ class SinkProtocol(asyncio.BufferedProtocol):
     def data_received(self, data: bytes) -> None:
         """The same work for a transport that hands over bytes (asyncio's TLS transport)."""
         out: list[bytes] = []
-        if self.in_data:
-            end = self._find_end(data, len(data))
-            if end < 0:
-                self.data_octets += len(data)
-                self.tail = (self.tail + data[-4:])[-4:]
-                return
-            self._message_done(end, out)
-            data = data[end:]
         self._commands(data, out)
         if out and self.transport is not None:
             self.transport.write(b"".join(out))
