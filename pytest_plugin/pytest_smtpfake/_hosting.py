@@ -180,7 +180,7 @@ class TestServers:
         kind = KINDS[name]
         if not self.options and not kind.unix_socket:
             server = self.hosting.shared(name)
-            server.reset()
+            server.reset(drop_connections=True)  # nothing an earlier test left open delivers here
             return server
         options = dict(self.options)
         if kind.unix_socket:

@@ -302,11 +302,17 @@ class ConnectionProtocol(SMTP):
         if error is not None and not isinstance(error, OSError):
             self._core.errors.add(error)
 
-    def abort(self) -> asyncio.Future[None]:
-        """Drop the connection at once (server stop); the future resolves once it is gone."""
+    @property
+    def open_for_mail(self) -> bool:
+        """Whether the client may still send mail here: it has not said QUIT, left or been
+        hung up on. (Read from the caller's thread by ``reset()``: a plain attribute.)"""
+        return not self._departed
+
+    def abort(self, why: str = "the server stopped") -> asyncio.Future[None]:
+        """Drop the connection at once; the future resolves once it is gone."""
         if not self._departed and self._record is not None:
             self._departed = True
-            self._record.add("!", "connection dropped: the server stopped")
+            self._record.add("!", f"connection dropped: {why}")
         for transport in (self.transport, self._original_transport, self._raw_transport):
             if isinstance(transport, asyncio.Transport):
                 transport.abort()

@@ -25,7 +25,7 @@ from ._loop import SharedLoop
 from ._script import Script
 from ._tls import ImplicitTLS
 
-__all__ = ["LOOP", "Config", "ServerCore", "bind", "close", "serve"]
+__all__ = ["LOOP", "Config", "ServerCore", "bind", "close", "drop", "serve"]
 
 STOP_TIMEOUT = 5.0
 _HANDSHAKE_TIMEOUT = 10  # seconds
@@ -176,21 +176,27 @@ def close(core: ServerCore) -> Awaitable[None] | None:
     return _close_connections(core)
 
 
+async def drop(protocols: list[ConnectionProtocol], why: str) -> None:
+    """Hang up on these connections and wait until each is gone and its task has ended."""
+    if not protocols:
+        return
+    gone = [p.abort(why) for p in protocols]
+    await asyncio.wait(gone, timeout=0.1)
+    for protocol in protocols:  # e.g. a client that left in the middle of a TLS handshake
+        protocol.force_lost()
+    tasks = [t for p in protocols if (t := p.handler_task) is not None and not t.done()]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.wait(tasks, timeout=STOP_TIMEOUT)
+
+
 async def _close_connections(core: ServerCore) -> None:
     """Close the listener, drop every connection, end every task."""
     aserver = await core.serving
     aserver.close()
     protocols = list(core.live)
-    if protocols:
-        gone = [p.abort() for p in protocols]
-        await asyncio.wait(gone, timeout=0.1)
-        for protocol in protocols:  # e.g. a client that left in the middle of a TLS handshake
-            protocol.force_lost()
-        tasks = [t for p in protocols if (t := p.handler_task) is not None and not t.done()]
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks, timeout=STOP_TIMEOUT)
+    await drop(protocols, "the server stopped")
     abort_clients = getattr(aserver, "abort_clients", None)
     if abort_clients is not None:  # Python 3.13+: connections still in a TLS handshake too
         abort_clients()

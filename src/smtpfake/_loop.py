@@ -77,6 +77,14 @@ class SharedLoop:
                 return
             self._stop_locked(last_work)
 
+    def call(self, work: LastWork, timeout: float = 10.0) -> None:
+        """Run ``work()`` on the loop thread and wait for it (and what it returns, if awaitable)."""
+        with self._lock:
+            loop = self._loop
+        if loop is None:
+            raise RuntimeError("the loop is not running")
+        asyncio.run_coroutine_threadsafe(_awaited(work), loop).result(timeout)
+
     @property
     def running(self) -> bool:
         return self._thread is not None

@@ -13,7 +13,7 @@ from types import TracebackType
 
 from ._capture import CapturedMessage, Outbox, Session, _SessionRecord
 from ._errors import _ErrorStore
-from ._lifecycle import LOOP, STOP_TIMEOUT, Config, ServerCore, bind, close, serve
+from ._lifecycle import LOOP, STOP_TIMEOUT, Config, ServerCore, bind, close, drop, serve
 from ._loop import start_now
 from ._protocol import FakeLMTPProtocol, FakeSMTPProtocol
 from ._script import Matcher, Phase, Rule, RuleBuilder, Script
@@ -191,8 +191,20 @@ class _BaseServer:
         """An ``ssl.SSLContext`` trusting ``ca`` that verifies host names."""
         return self.ca.client_context()
 
-    def reset(self) -> None:
-        """Forget captured mail, sessions, rules and pending errors; keep listening."""
+    def reset(self, *, drop_connections: bool = False) -> None:
+        """Forget captured mail, sessions, rules and pending errors; keep listening.
+
+        Open connections stay open unless ``drop_connections``: then a connection still open
+        for mail (no QUIT yet, such as a client an earlier test left behind) is hung up on
+        first, so nothing it sends later can land in the fresh outbox.
+        """
+        core = self._core
+        if drop_connections and core is not None:
+            # list() copies the loop thread's set in one step; a stale flag only means a
+            # connection that is leaving anyway gets dropped.
+            left_open = [p for p in list(core.live) if p.open_for_mail]
+            if left_open:
+                LOOP.call(lambda: drop(left_open, "the server was reset"), STOP_TIMEOUT * 2)
         self.outbox._clear()
         self._script.clear()
         self._errors.clear()

@@ -144,6 +144,30 @@ def test_reset_clears_mail_sessions_rules_and_keeps_listening(server) -> None:
     server.assert_sent(1, to="b@example.com")
 
 
+def test_reset_keeps_open_connections_by_default(server) -> None:
+    with smtplib.SMTP(*server.address) as client:
+        client.sendmail("a@example.com", ["b@example.com"], "Subject: one\r\n\r\n1\r\n")
+        server.reset()
+        client.sendmail("a@example.com", ["b@example.com"], "Subject: two\r\n\r\n2\r\n")
+    (message,) = server.wait_for(1)
+    assert message.subject == "two"
+
+
+def test_reset_can_drop_connections_still_open_for_mail(server, wire) -> None:
+    left = wire(server.address)
+    left.reply()
+    left.cmd("EHLO me")
+    assert left.cmd("MAIL FROM:<a@example.com>")[0] == 250
+    assert left.cmd("RCPT TO:<b@example.com>")[0] == 250
+    server.reset(drop_connections=True)
+    assert left.closed_by_peer()
+    assert server.sessions == []
+    server.assert_nothing_sent()
+    with smtplib.SMTP(*server.address) as client:  # the listener stays; new clients are served
+        assert client.sendmail("a@example.com", ["b@example.com"], "x") == {}
+    server.assert_sent(1)
+
+
 def test_explicit_port_is_honoured() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

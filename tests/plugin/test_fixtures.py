@@ -53,6 +53,38 @@ def test_each_test_gets_a_clean_server_on_the_session_listener(pytester: pytest.
     pytester.runpytest().assert_outcomes(passed=2)
 
 
+def test_a_connection_an_earlier_test_left_open_cannot_deliver_into_the_next(
+    pytester: pytest.Pytester,
+) -> None:
+    # The first test leaves a client half-way through a transaction; at the second test's reset
+    # the server hangs up on it, so its DATA fails instead of landing in the second outbox.
+    pytester.makepyfile(
+        """
+        import smtplib
+        import pytest
+
+        LEFT_OPEN = []
+
+        def test_leaves_a_client_open(smtp_server):
+            client = smtplib.SMTP(*smtp_server.address)
+            client.mail("a@example.com")
+            client.rcpt("b@example.com")
+            LEFT_OPEN.append(client)
+
+        def test_next(smtp_server):
+            (client,) = LEFT_OPEN
+            with pytest.raises(smtplib.SMTPServerDisconnected):
+                client.data("Subject: late\\r\\n\\r\\nfrom the first test\\r\\n")
+            client.close()
+            smtp_server.assert_nothing_sent()
+            with smtplib.SMTP(*smtp_server.address) as fresh:
+                fresh.sendmail("a@example.com", ["b@example.com"], "Subject: mine\\r\\n\\r\\nx")
+            smtp_server.assert_sent(1, subject="mine")
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=2)
+
+
 def test_starttls_server_and_client_context(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
