@@ -177,6 +177,8 @@ class HostileServer:
         self.client_closed = threading.Event()  # the client closed or reset its end
         self.finished = threading.Event()  # the first connection's script (and wait) ended
         self.connections = 0
+        self.done = 0  # connections whose script ended and whose socket the server closed
+        self._done_cond = threading.Condition()
         self.peers: list[Peer] = []  # the first connections' peers (at most 4)
         self._error: BaseException | None = None
         self._live: socket.socket | None = None
@@ -228,6 +230,15 @@ class HostileServer:
                 self._live = None
                 peer.conn.close()
                 self.finished.set()
+                with self._done_cond:
+                    self.done += 1
+                    self._done_cond.notify_all()
+
+    def wait_done(self, count: int, timeout: float = _SAFETY_TIMEOUT) -> None:
+        """Wait until ``count`` connections are over and closed on the server's side."""
+        with self._done_cond:
+            if not self._done_cond.wait_for(lambda: self.done >= count, timeout):
+                raise AssertionError(f"{self.done} of {count} connections ended in {timeout}s")
 
     def _wait_for_client_close(self, peer: Peer) -> None:
         """Read (and drop) what the client still sends, until it closes or resets."""

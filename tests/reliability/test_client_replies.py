@@ -262,6 +262,8 @@ def test_repeated_failures_leave_nothing_growing(
     with HostileServer(script) as server:
         for _ in range(20):  # warm-up: caches, the parser's first allocations
             fail_once()
+        # The server's end of a connection closes after the client's: count fds once it has.
+        server.wait_done(server.connections)
         tracemalloc.start()
         try:
             before = tracemalloc.take_snapshot()
@@ -271,6 +273,7 @@ def test_repeated_failures_leave_nothing_growing(
             after = tracemalloc.take_snapshot()
         finally:
             tracemalloc.stop()
+        server.wait_done(server.connections)
         open_after = len(os.listdir(fds)) if os.path.isdir(fds) else 0
     # Count the client's side only: the hostile server's thread and smtpfake's loop thread
     # (the module's good server, still noting earlier sessions) allocate meanwhile.
