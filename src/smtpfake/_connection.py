@@ -13,7 +13,7 @@ import collections
 import re
 import ssl
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from aiosmtpd.smtp import (
     SMTP,
@@ -27,7 +27,7 @@ from aiosmtpd.smtp import Session as _AioSession
 from . import _tables
 from ._auth import INVALID, password_ok
 from ._capture import _SessionRecord
-from ._misbehaviour import line_notes, show_line
+from ._misbehaviour import line_notes, plain, show_line
 from ._script import Action, Phase
 
 if TYPE_CHECKING:
@@ -127,6 +127,7 @@ class ConnectionProtocol(SMTP):
         self._in_data = False
         self._departed = False  # the end of the connection is explained in the transcript
         self._deadline = 0.0  # of the idle timeout (see _reset_timeout)
+        self._timer_at = float("inf")  # when the idle timer is set to fire
 
     def __dir__(self) -> list[str]:
         """All names, except while aiosmtpd's ``__init__`` scans them (see ``_tables``)."""
@@ -147,18 +148,18 @@ class ConnectionProtocol(SMTP):
     # ---- typed views of aiosmtpd's state ---------------------------------------------------
 
     # (aiosmtpd's inspect.getmembers() reads every property while the object is half-built,
-    # so these cast instead of asserting.)
+    # so these do not assert; they are on every command's path, so no typing.cast call either.)
     @property
     def _env(self) -> _Envelope:
-        return cast(_Envelope, self.envelope)
+        return self.envelope  # type: ignore[return-value]
 
     @property
     def _sess(self) -> _AioSession:
-        return cast(_AioSession, self.session)
+        return self.session  # type: ignore[return-value]
 
     @property
     def _rec(self) -> _SessionRecord:
-        return cast(_SessionRecord, self._record)
+        return self._record  # type: ignore[return-value]
 
     def _new_envelope(self) -> None:
         """aiosmtpd's post-DATA / RSET state: a fresh envelope."""
@@ -227,16 +228,20 @@ class ConnectionProtocol(SMTP):
         """
         deadline = self.loop.time() + (duration or self._timeout_duration)
         self._deadline = deadline
-        handle = self._timeout_handle
-        if handle is None or handle.cancelled() or handle.when() > deadline:
-            if handle is not None:
-                handle.cancel()
-            self._timeout_handle = self.loop.call_at(deadline, self._idle_check)
+        if deadline < self._timer_at:  # no timer yet, or it is set for later than allowed now
+            if self._timeout_handle is not None:
+                self._timeout_handle.cancel()
+            self._set_timer(deadline)
+
+    def _set_timer(self, when: float) -> None:
+        self._timer_at = when
+        self._timeout_handle = self.loop.call_at(when, self._idle_check)
 
     def _idle_check(self) -> None:
         if self.loop.time() < self._deadline:
-            self._timeout_handle = self.loop.call_at(self._deadline, self._idle_check)
+            self._set_timer(self._deadline)
         else:
+            self._timer_at = float("inf")
             self._timeout_cb()  # type: ignore[no-untyped-call]
 
     def _finish(self) -> None:
@@ -249,7 +254,8 @@ class ConnectionProtocol(SMTP):
         if self._departed or self._record is None:
             return
         self._departed = True
-        self._flush_notes()
+        if self._notes:
+            self._flush_notes()
         how = "reset the connection" if isinstance(error, ConnectionResetError) else (
             "disconnected" + (f" ({error!r})" if error is not None else ""))
         where = " during DATA" if self._in_data else ""
@@ -277,7 +283,7 @@ class ConnectionProtocol(SMTP):
             if self._overrun:  # the end of it: aiosmtpd answers 500 next
                 self._overrun = False
                 line = b"... " + line.rstrip(b"\r\n")[-60:] + b"\r\n"
-            else:
+            elif not plain(line):
                 self._notes.extend(line_notes(line))
             if self._phase is None:  # a command (not an AUTH answer: no credentials kept)
                 self._line = line
@@ -345,22 +351,26 @@ class ConnectionProtocol(SMTP):
             if await self._on_connect():
                 return
         text = status if isinstance(status, str) else status.decode("utf-8", "replace")
-        self._sync_record()
+        record = self._sync_record()
         if self._phase is None and self._line:
             # aiosmtpd refused the line before any handler saw it (too long, undecodable...).
-            self._rec.add("C", show_line(self._line))
+            record.add("C", show_line(self._line))
             if text.startswith("500 Command line too long") and not self._overrun_seen():
                 size = len(self._line.rstrip(b"\r\n"))
                 self._notes.append(f"command line of {size} bytes, over the limit")
-        self._flush_notes()
+        if self._notes:
+            self._flush_notes()
         self._line = b""
-        self._rec.add("S", text)
+        record.add("S", text)
         data = text.encode("utf-8") + b"\r\n"
         if self._phase in _BATCHED and b"\n" in self._reader._buffer:  # type: ignore[attr-defined]
             # The client pipelined another command: answer the group in one write (RFC 2920).
             self._held.append(data)
             return
-        self._write(data)
+        if self._held:
+            self._write(data)
+        else:
+            self._writer.write(data)
         await self._writer.drain()
 
     def _write(self, data: bytes = b"") -> None:
@@ -371,21 +381,25 @@ class ConnectionProtocol(SMTP):
         if data:
             self._writer.write(data)
 
-    def _sync_record(self) -> None:
-        """Copy the greeting name and login into the session record before the client hears."""
-        session, record = self._sess, self._rec
+    def _sync_record(self) -> _SessionRecord:
+        """Copy the greeting name and login into the session record before the client hears;
+        return the record."""
+        session, record = self.session, self._record
+        assert session is not None
+        assert record is not None
         record.helo_name = session.host_name
         if session.authenticated and record.auth_user is None:
             login = getattr(session.auth_data, "login", None)
             if isinstance(login, bytes):
                 record.auth_user = login.decode("utf-8", "replace")
+        return record
 
     async def _push_lines(self, lines: Sequence[str]) -> None:
-        assert self._record is not None
-        self._sync_record()
+        record = self._sync_record()
         for line in lines:
-            self._record.add("S", line)
-        self._write("".join(line + "\r\n" for line in lines).encode("utf-8"))
+            record.add("S", line)
+        if lines:
+            self._write(("\r\n".join(lines) + "\r\n").encode("utf-8"))
         await self._writer.drain()
 
     async def challenge_auth(self, *args: Any, **kwargs: Any) -> Any:
