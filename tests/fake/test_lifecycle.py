@@ -95,18 +95,6 @@ def test_stop_ends_a_hanging_rule_promptly(wire) -> None:
     assert client.closed_by_peer()
 
 
-def test_start_is_fast() -> None:
-    durations = []
-    for _ in range(20):
-        server = FakeSMTPServer()
-        began = time.perf_counter()
-        server.start()
-        durations.append(time.perf_counter() - began)
-        server.stop()
-    durations.sort()
-    assert durations[len(durations) // 2] < 0.02  # about a millisecond; generous for slow CI
-
-
 def test_start_twice_is_an_error_and_stop_is_idempotent() -> None:
     server = FakeSMTPServer()
     server.start()
