@@ -398,8 +398,7 @@ class ConnectionProtocol(SMTP):
         record = self._sync_record()
         for line in lines:
             record.add("S", line)
-        if lines:
-            self._write(("\r\n".join(lines) + "\r\n").encode("utf-8"))
+        self._write(("\r\n".join(lines) + "\r\n").encode("utf-8") if lines else b"")
         await self._writer.drain()
 
     async def challenge_auth(self, *args: Any, **kwargs: Any) -> Any:

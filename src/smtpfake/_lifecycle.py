@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import itertools
 import os
+import select
 import socket
 import ssl
 import stat
@@ -25,10 +26,11 @@ from ._loop import SharedLoop
 from ._script import Script
 from ._tls import ImplicitTLS
 
-__all__ = ["LOOP", "Config", "ServerCore", "bind", "close", "drop", "serve"]
+__all__ = ["LOOP", "Config", "Listener", "ServerCore", "bind", "close", "drop", "serve"]
 
 STOP_TIMEOUT = 5.0
 _HANDSHAKE_TIMEOUT = 10  # seconds
+_SETTLE_ROUNDS = 20  # loop iterations to wait for accepted connections to become sessions
 
 
 def _exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
@@ -71,6 +73,24 @@ class _HangUp(asyncio.Protocol):
         transport.abort()
 
 
+class Listener(socket.socket):
+    """The listening socket, counting the connections asyncio accepts from it."""
+
+    accepted = 0
+
+    def accept(self) -> tuple[socket.socket, Any]:
+        conn, address = super().accept()
+        self.accepted += 1
+        return conn, address
+
+    def has_waiting(self) -> bool:
+        """Whether connections wait in the kernel's queue (readable); False once closed."""
+        try:
+            return bool(select.select([self], [], [], 0)[0])
+        except (OSError, ValueError):
+            return False
+
+
 class ServerCore:
     """State shared between the server object (caller's thread) and its connections (loop)."""
 
@@ -78,18 +98,44 @@ class ServerCore:
     serving: asyncio.Future[asyncio.base_events.Server]
 
     def __init__(self, cfg: Config, script: Script, outbox: Outbox, errors: _ErrorStore,
-                 add_session: Callable[[_SessionRecord], None]) -> None:
+                 add_session: Callable[[_SessionRecord], None], listener: Listener) -> None:
         self.cfg = cfg
         self.script = script
         self.outbox = outbox
         self.errors = errors
         self._add_session = add_session
+        self.listener = listener
         self.live: set[ConnectionProtocol] = set()
+        self.begun = 0  # accepted connections that became a session (or were refused at once)
         self._ids = itertools.count(1)
 
     def connected(self, protocol: ConnectionProtocol, record: _SessionRecord) -> None:
+        self.begun += 1
         self.live.add(protocol)
         self._add_session(record)
+
+    def settled(self) -> bool:
+        """Whether every connection made to the listener so far is in ``live`` (or gone).
+
+        A client's connect() returns once the kernel queued the connection; asyncio accepts it
+        and builds its protocol over the next few loop iterations. Until then it is neither
+        waiting in the kernel nor live. Read from any thread: plain counters and a poll.
+        """
+        return self.listener.accepted == self.begun and not self.listener.has_waiting()
+
+    def may_hold_clients(self) -> bool:
+        """Whether a client could still send mail here: a session open for it, or one on its
+        way in. Cheap enough to ask before every test (no hand-over to the loop thread)."""
+        return not self.settled() or any(p.open_for_mail for p in list(self.live))
+
+    async def drop_open_clients(self, why: str) -> None:
+        """On the loop: let connections on their way in arrive, then hang up on every session
+        still open for mail."""
+        for _ in range(_SETTLE_ROUNDS):
+            if self.settled():
+                break
+            await asyncio.sleep(0)
+        await drop([p for p in self.live if p.open_for_mail], why)
 
     def disconnected(self, protocol: ConnectionProtocol) -> None:
         self.live.discard(protocol)
@@ -105,13 +151,13 @@ class ServerCore:
         return f"{next(self._ids):08X}"
 
 
-def bind(host: str, port: int, path: str | None) -> socket.socket:
+def bind(host: str, port: int, path: str | None) -> Listener:
     """A listening, non-blocking socket: TCP (a literal address needs no lookup) or unix."""
     if path is not None:
         with contextlib.suppress(FileNotFoundError):
             if stat.S_ISSOCK(os.stat(path).st_mode):
                 os.unlink(path)  # a stale socket from an earlier run
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock = Listener(socket.AF_UNIX, socket.SOCK_STREAM)
         address: Any = path
     else:
         family, address = numeric(host, port)
@@ -119,7 +165,7 @@ def bind(host: str, port: int, path: str | None) -> socket.socket:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
                                        flags=socket.AI_PASSIVE)
             family, _, _, _, address = infos[0]
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock = Listener(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(address)
@@ -142,6 +188,7 @@ async def serve(
             protocol = cls(core)
         except Exception as error:  # asyncio would drop it silently and leak the socket
             core.errors.add(error)
+            core.begun += 1  # (refused at once: it will never be live)
             return _HangUp()
         if implicit is None:
             return protocol

@@ -78,11 +78,16 @@ class SharedLoop:
             self._stop_locked(last_work)
 
     def call(self, work: LastWork, timeout: float = 10.0) -> None:
-        """Run ``work()`` on the loop thread and wait for it (and what it returns, if awaitable)."""
+        """Run ``work()`` on the loop thread and wait for it (and what it returns, if awaitable).
+
+        Not from the loop thread itself, which would wait on its own work.
+        """
         with self._lock:
-            loop = self._loop
-        if loop is None:
+            loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
             raise RuntimeError("the loop is not running")
+        if thread.ident == threading.get_ident():
+            raise RuntimeError("this cannot run on the fake servers' own thread (in a rule?)")
         asyncio.run_coroutine_threadsafe(_awaited(work), loop).result(timeout)
 
     @property

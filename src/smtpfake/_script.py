@@ -38,10 +38,6 @@ class Phase(str, enum.Enum):
     def __str__(self) -> str:
         return self.value
 
-    # Enum's own __hash__ is Python code (hash of the name); a phase's name is its value, so
-    # str's C-level hash is the same number and keeps set and dict lookups out of Python.
-    __hash__ = str.__hash__
-
 
 Matcher = Union[str, "re.Pattern[str]", Callable[[str], bool]]
 ActionKind = Literal["reply", "disconnect", "delay", "hang", "send_raw", "accept"]

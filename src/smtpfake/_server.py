@@ -13,7 +13,7 @@ from types import TracebackType
 
 from ._capture import CapturedMessage, Outbox, Session, _SessionRecord
 from ._errors import _ErrorStore
-from ._lifecycle import LOOP, STOP_TIMEOUT, Config, ServerCore, bind, close, drop, serve
+from ._lifecycle import LOOP, STOP_TIMEOUT, Config, ServerCore, bind, close, serve
 from ._loop import start_now
 from ._protocol import FakeLMTPProtocol, FakeSMTPProtocol
 from ._script import Matcher, Phase, Rule, RuleBuilder, Script
@@ -111,7 +111,7 @@ class _BaseServer:
         if tls == "starttls":
             cfg = dataclasses.replace(cfg, starttls_context=server_ctx)
         sock = bind(self._host, self._port, self._path)
-        core = ServerCore(cfg, self._script, self.outbox, self._errors, self._add_session)
+        core = ServerCore(cfg, self._script, self.outbox, self._errors, self._add_session, sock)
         implicit = server_ctx if tls == "implicit" else None
 
         def begin(loop: asyncio.AbstractEventLoop) -> None:  # on the loop thread
@@ -194,22 +194,23 @@ class _BaseServer:
     def reset(self, *, drop_connections: bool = False) -> None:
         """Forget captured mail, sessions, rules and pending errors; keep listening.
 
-        Open connections stay open unless ``drop_connections``: then a connection still open
-        for mail (no QUIT yet, such as a client an earlier test left behind) is hung up on
-        first, so nothing it sends later can land in the fresh outbox.
+        Open connections stay open unless ``drop_connections``: then every connection still
+        open for mail (no QUIT yet, such as a client an earlier test left behind, including
+        one the server had not picked up yet) is hung up on first, so nothing it sends later
+        can land in the fresh outbox. Not from a rule's callable: that runs on the server's
+        own thread, which the hang-up needs.
         """
         core = self._core
-        if drop_connections and core is not None:
-            # list() copies the loop thread's set in one step; a stale flag only means a
-            # connection that is leaving anyway gets dropped.
-            left_open = [p for p in list(core.live) if p.open_for_mail]
-            if left_open:
-                LOOP.call(lambda: drop(left_open, "the server was reset"), STOP_TIMEOUT * 2)
-        self.outbox._clear()
-        self._script.clear()
-        self._errors.clear()
-        with self._sessions_lock:
-            self._sessions.clear()
+        try:
+            if drop_connections and core is not None and core.may_hold_clients():
+                LOOP.call(lambda: core.drop_open_clients("the server was reset"),
+                          STOP_TIMEOUT * 2)
+        finally:
+            self.outbox._clear()
+            self._script.clear()
+            self._errors.clear()
+            with self._sessions_lock:
+                self._sessions.clear()
 
     def __repr__(self) -> str:
         where = self._path or f"{self._host}:{self._port}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import smtplib
 import socket
@@ -11,7 +12,7 @@ import weakref
 
 import pytest
 
-from smtpfake import FakeLMTPServer, FakeSMTPServer, _lifecycle
+from smtpfake import FakeLMTPServer, FakeSMTPServer, ServerError, _lifecycle
 
 
 def _loop_threads() -> list[threading.Thread]:
@@ -154,6 +155,43 @@ def test_reset_can_drop_connections_still_open_for_mail(server, wire) -> None:
     with smtplib.SMTP(*server.address) as client:  # the listener stays; new clients are served
         assert client.sendmail("a@example.com", ["b@example.com"], "x") == {}
     server.assert_sent(1)
+
+
+def test_reset_drops_a_connection_the_server_has_not_picked_up_yet(server) -> None:
+    # connect() returns once the kernel queued the connection, before the loop accepts it.
+    with socket.create_connection(server.address, timeout=2) as raw:
+        server.reset(drop_connections=True)
+        received = b""
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := raw.recv(4096):  # until the server's hang-up (or the 2 s timeout)
+                received += chunk
+    assert received in (b"", b"220 smtpfake.test ESMTP smtpfake\r\n")
+    server.assert_nothing_sent()
+
+
+def test_reset_drops_a_connection_a_rule_keeps_hanging(server, wire) -> None:
+    rule = server.on("MAIL").hang()
+    client = wire(server.address)
+    client.reply()
+    client.cmd("EHLO me")
+    client.send("MAIL FROM:<a@example.com>\r\n")
+    rule.wait()
+    server.reset(drop_connections=True)
+    assert client.closed_by_peer()
+
+
+def test_reset_with_drop_from_a_rule_is_refused_not_a_deadlock(server) -> None:
+    # A rule's callable runs on the server thread, which the hang-up needs: a clear error.
+    def resets(sender: str) -> bool:
+        server.reset(drop_connections=True)
+        return True
+
+    server.on("MAIL", sender=resets).reply(250, "OK")
+    with smtplib.SMTP(*server.address, timeout=5) as client:
+        code, _ = client.mail("a@example.com")
+    assert code == 451
+    with pytest.raises(ServerError, match="own thread"):
+        server.check()
 
 
 def test_explicit_port_is_honoured() -> None:
