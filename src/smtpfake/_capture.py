@@ -14,9 +14,6 @@ from typing import Any, Literal, NamedTuple, overload
 __all__ = ["CapturedMessage", "Outbox", "Session", "TranscriptLine"]
 
 
-_new_tuple = tuple.__new__
-
-
 class TranscriptLine(NamedTuple):
     """One line of a session: ``C`` the client's command, ``S`` our reply, ``!`` an event."""
 
@@ -55,9 +52,7 @@ class _SessionRecord:
         self.lines: list[TranscriptLine] = []
 
     def add(self, direction: Literal["C", "S", "!"], text: str) -> None:
-        # tuple.__new__ builds the same TranscriptLine without the Python-level NamedTuple
-        # constructor: this runs for every command and reply.
-        self.lines.append(_new_tuple(TranscriptLine, (direction, text)))
+        self.lines.append(TranscriptLine(direction, text))
 
     def snapshot(self, upto: int | None = None) -> Session:
         lines = tuple(self.lines[:upto] if upto is not None else self.lines)

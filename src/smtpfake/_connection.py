@@ -27,7 +27,7 @@ from aiosmtpd.smtp import Session as _AioSession
 from . import _tables
 from ._auth import INVALID, password_ok
 from ._capture import _SessionRecord
-from ._misbehaviour import line_notes, plain, show_line
+from ._misbehaviour import line_notes, show_line
 from ._script import Action, Phase
 
 if TYPE_CHECKING:
@@ -127,7 +127,6 @@ class ConnectionProtocol(SMTP):
         self._in_data = False
         self._departed = False  # the end of the connection is explained in the transcript
         self._deadline = 0.0  # of the idle timeout (see _reset_timeout)
-        self._timer_at = float("inf")  # when the idle timer is set to fire
 
     def __dir__(self) -> list[str]:
         """All names, except while aiosmtpd's ``__init__`` scans them (see ``_tables``)."""
@@ -148,7 +147,7 @@ class ConnectionProtocol(SMTP):
     # ---- typed views of aiosmtpd's state ---------------------------------------------------
 
     # (aiosmtpd's inspect.getmembers() reads every property while the object is half-built,
-    # so these do not assert; they are on every command's path, so no typing.cast call either.)
+    # so these do not assert.)
     @property
     def _env(self) -> _Envelope:
         return self.envelope  # type: ignore[return-value]
@@ -228,20 +227,16 @@ class ConnectionProtocol(SMTP):
         """
         deadline = self.loop.time() + (duration or self._timeout_duration)
         self._deadline = deadline
-        if deadline < self._timer_at:  # no timer yet, or it is set for later than allowed now
-            if self._timeout_handle is not None:
-                self._timeout_handle.cancel()
-            self._set_timer(deadline)
-
-    def _set_timer(self, when: float) -> None:
-        self._timer_at = when
-        self._timeout_handle = self.loop.call_at(when, self._idle_check)
+        handle = self._timeout_handle
+        if handle is None or handle.cancelled() or handle.when() > deadline:
+            if handle is not None:
+                handle.cancel()
+            self._timeout_handle = self.loop.call_at(deadline, self._idle_check)
 
     def _idle_check(self) -> None:
         if self.loop.time() < self._deadline:
-            self._set_timer(self._deadline)
+            self._timeout_handle = self.loop.call_at(self._deadline, self._idle_check)
         else:
-            self._timer_at = float("inf")
             self._timeout_cb()  # type: ignore[no-untyped-call]
 
     def _finish(self) -> None:
@@ -254,8 +249,7 @@ class ConnectionProtocol(SMTP):
         if self._departed or self._record is None:
             return
         self._departed = True
-        if self._notes:
-            self._flush_notes()
+        self._flush_notes()
         how = "reset the connection" if isinstance(error, ConnectionResetError) else (
             "disconnected" + (f" ({error!r})" if error is not None else ""))
         where = " during DATA" if self._in_data else ""
@@ -283,7 +277,7 @@ class ConnectionProtocol(SMTP):
             if self._overrun:  # the end of it: aiosmtpd answers 500 next
                 self._overrun = False
                 line = b"... " + line.rstrip(b"\r\n")[-60:] + b"\r\n"
-            elif not plain(line):
+            else:
                 self._notes.extend(line_notes(line))
             if self._phase is None:  # a command (not an AUTH answer: no credentials kept)
                 self._line = line
@@ -358,8 +352,7 @@ class ConnectionProtocol(SMTP):
             if text.startswith("500 Command line too long") and not self._overrun_seen():
                 size = len(self._line.rstrip(b"\r\n"))
                 self._notes.append(f"command line of {size} bytes, over the limit")
-        if self._notes:
-            self._flush_notes()
+        self._flush_notes()
         self._line = b""
         record.add("S", text)
         data = text.encode("utf-8") + b"\r\n"
@@ -367,10 +360,7 @@ class ConnectionProtocol(SMTP):
             # The client pipelined another command: answer the group in one write (RFC 2920).
             self._held.append(data)
             return
-        if self._held:
-            self._write(data)
-        else:
-            self._writer.write(data)
+        self._write(data)
         await self._writer.drain()
 
     def _write(self, data: bytes = b"") -> None:

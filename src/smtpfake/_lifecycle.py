@@ -26,7 +26,7 @@ from ._loop import SharedLoop
 from ._script import Script
 from ._tls import ImplicitTLS
 
-__all__ = ["LOOP", "Config", "Listener", "ServerCore", "bind", "close", "drop", "serve"]
+__all__ = ["LOOP", "Config", "ServerCore", "bind", "close", "serve"]
 
 STOP_TIMEOUT = 5.0
 _HANDSHAKE_TIMEOUT = 10  # seconds

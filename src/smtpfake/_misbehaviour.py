@@ -9,21 +9,16 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["line_notes", "plain", "show_line"]
+__all__ = ["line_notes", "show_line"]
 
 _CONTROL = re.compile(rb"[\x00-\x08\x0a-\x0c\x0e-\x1f\x7f]")
 _PLAIN = re.compile(rb"[\t\x20-\x7e]*\r\n")  # printable ASCII and CRLF: nothing to note
 _SHOWN = 200  # characters of a refused line kept in the transcript
 
 
-# Whether a command line is printable ASCII ending in CRLF (nothing to note): the common case,
-# decided in one regex call.
-plain = _PLAIN.fullmatch
-
-
 def line_notes(line: bytes) -> list[str]:
     """Notes on one command line as read from the socket (its line ending included)."""
-    if plain(line):
+    if _PLAIN.fullmatch(line):  # the common case, decided in one regex call
         return []
     return _notes(line)
 

@@ -69,8 +69,7 @@ class FakeSMTPProtocol(DeliveryProtocol):
         record = self._record
         assert record is not None
         record.add("C", _show(phase, arg))
-        if self._notes:
-            self._flush_notes()
+        self._flush_notes()
         env = self._env
         if self._core.script.has(phase):
             address: str | None = None
@@ -249,5 +248,4 @@ class FakeLMTPProtocol(FakeSMTPProtocol, LMTP):
 def _show(phase: Phase, arg: str | None) -> str:
     if phase is Phase.AUTH and arg and " " in arg:
         return f"AUTH {escape(arg.split(' ')[0])} <credentials>"
-    name: str = phase._value_  # (the plain attribute: ``.value`` is a Python-level property)
-    return f"{name} {escape(arg)}" if arg else name
+    return f"{phase.value} {escape(arg)}" if arg else phase.value

@@ -27,7 +27,6 @@ class _Learnt(NamedTuple):
 
 
 _LEARNT: dict[type, _Learnt] = {}
-_MISSING: Any = object()
 
 
 class Bound(Mapping[str, Any], Generic[V]):
@@ -41,11 +40,6 @@ class Bound(Mapping[str, Any], Generic[V]):
 
     def __getitem__(self, key: str) -> Any:
         return self._bind(key, self._entries[key])
-
-    def get(self, key: str, default: Any = None) -> Any:
-        """Mapping.get without its Python-level detour through ``__getitem__`` and KeyError."""
-        entry = self._entries.get(key, _MISSING)
-        return default if entry is _MISSING else self._bind(key, entry)
 
     def __contains__(self, key: object) -> bool:
         return key in self._entries
