@@ -91,3 +91,17 @@ def test_a_wait_for_timeout_names_the_count_and_only_the_last_few(server) -> Non
     assert "'no. 29'" in text
     assert "[0]" not in text
     assert len(text.splitlines()) <= 8
+
+
+def test_server_sessions_is_read_anew_and_each_session_stays_as_read(server, wire) -> None:
+    client = wire(server.address)
+    client.reply()
+    client.cmd("EHLO first.example")
+    [early] = server.sessions
+    client.cmd("EHLO second.example")
+    assert client.cmd("QUIT")[0] == 221
+    [late] = server.sessions
+    assert early.helo_name == "first.example"
+    assert late.helo_name == "second.example"
+    assert late.transcript[: len(early.transcript)] == early.transcript
+    assert len(late.transcript) > len(early.transcript)
