@@ -56,11 +56,12 @@ class _Session(_AioSession):
 
 
 class _Envelope(Envelope):
-    """aiosmtpd's Envelope plus the RCPT options grouped per recipient."""
+    """aiosmtpd's Envelope plus the RCPT options grouped per recipient and the BDAT chunks."""
 
     def __init__(self) -> None:
         super().__init__()
         self.per_rcpt_options: list[tuple[str, ...]] = []
+        self.chunks: bytearray | None = None  # the BDAT chunks so far (``_chunking``)
 
 
 class _Handler:

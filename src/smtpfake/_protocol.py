@@ -17,8 +17,8 @@ from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword
 
 from ._auth import INVALID, XOAUTH2_ERROR, cram_md5_challenge, cram_md5_user, xoauth2_user
+from ._chunking import ChunkingProtocol
 from ._connection import null_is_empty
-from ._delivery import DeliveryProtocol
 from ._script import Action, Phase
 
 __all__ = ["FakeLMTPProtocol", "FakeSMTPProtocol"]
@@ -28,8 +28,8 @@ _BEFORE_TLS = frozenset({Phase.EHLO, Phase.HELO, Phase.LHLO, Phase.STARTTLS, Pha
 _STATUS_PHASES = {p.value: p for p in Phase}
 
 
-class FakeSMTPProtocol(DeliveryProtocol):
-    """aiosmtpd's SMTP protocol with rules, capture, transcripts and fast DATA."""
+class FakeSMTPProtocol(ChunkingProtocol):
+    """aiosmtpd's SMTP protocol with rules, capture, transcripts, fast DATA and BDAT."""
 
     def _command(self, name: str, method: Any) -> Any:
         """Each command with a phase goes through the rules first (``_dispatch``)."""
@@ -69,6 +69,9 @@ class FakeSMTPProtocol(DeliveryProtocol):
         assert record is not None
         record.add("C", _show(phase, arg))
         self._flush_notes()
+        if phase is Phase.BDAT:  # its rules and policy wait until the chunk is read (_chunking)
+            await method(arg)
+            return
         env = self._env
         if self._core.script.has(phase):
             address: str | None = None
@@ -186,7 +189,8 @@ class FakeSMTPProtocol(DeliveryProtocol):
     def _features(self) -> list[str]:
         cfg = self._cfg
         features = [f"SIZE {cfg.size_limit}"] if cfg.size_limit else []
-        features += ["8BITMIME", "SMTPUTF8", "PIPELINING", "ENHANCEDSTATUSCODES", "DSN"]
+        features += ["8BITMIME", "SMTPUTF8", "PIPELINING", "CHUNKING", "BINARYMIME",
+                     "ENHANCEDSTATUSCODES", "DSN"]
         tls_now = self._tls_now()
         if cfg.starttls_context is not None and not tls_now:
             features.append("STARTTLS")

@@ -27,6 +27,7 @@ class Phase(str, enum.Enum):
     MAIL = "MAIL"
     RCPT = "RCPT"
     DATA = "DATA"
+    BDAT = "BDAT"
     END_OF_DATA = "END_OF_DATA"
     RSET = "RSET"
     NOOP = "NOOP"

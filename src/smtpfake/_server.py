@@ -32,8 +32,8 @@ __all__ = ["FakeLMTPServer", "FakeSMTPServer"]
 
 TLS_MODES = ("none", "starttls", "implicit")
 AUTH_MECHANISMS = ("PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2")
-EXTENSIONS = ("SIZE", "8BITMIME", "SMTPUTF8", "PIPELINING", "ENHANCEDSTATUSCODES", "DSN",
-              "STARTTLS", "AUTH")
+EXTENSIONS = ("SIZE", "8BITMIME", "SMTPUTF8", "PIPELINING", "CHUNKING", "BINARYMIME",
+              "ENHANCEDSTATUSCODES", "DSN", "STARTTLS", "AUTH")
 _HARD_DATA_LIMIT = 2**25  # aiosmtpd's default; bounds memory when no size_limit is advertised
 
 
@@ -74,6 +74,8 @@ class _BaseServer:
         if hidden - set(EXTENSIONS):
             raise ValueError(f"cannot hide {sorted(hidden - set(EXTENSIONS))}; "
                              f"known extensions: {EXTENSIONS}")
+        if "CHUNKING" in hidden:  # RFC 3030: BINARYMIME needs CHUNKING
+            hidden |= {"BINARYMIME"}
         if size_limit is not None and (not isinstance(size_limit, int) or size_limit <= 0):
             raise ValueError("size_limit must be a positive int or None")
         if users is not None and not all(

@@ -25,7 +25,7 @@ def test_all_is_pinned_and_sorted() -> None:
 
 def test_phases_are_the_documented_ones() -> None:
     assert [p.value for p in smtpfake.Phase] == [
-        "CONNECT", "EHLO", "HELO", "LHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA",
+        "CONNECT", "EHLO", "HELO", "LHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "BDAT",
         "END_OF_DATA", "RSET", "NOOP", "VRFY", "EXPN", "HELP", "QUIT",
     ]
     assert smtpfake.Phase("RCPT") == "RCPT"

@@ -217,7 +217,7 @@ def test_port_in_use_raises_and_leaves_no_thread() -> None:
         ({"tls": "ssl"}, ValueError),
         ({"tls_required": True}, ValueError),
         ({"auth_mechanisms": ("GSSAPI",)}, ValueError),
-        ({"hide": ("CHUNKING",)}, ValueError),
+        ({"hide": ("XCLIENT",)}, ValueError),
         ({"size_limit": 0}, ValueError),
         ({"auth_required": True}, ValueError),
         ({"users": {"alice": 1}}, TypeError),

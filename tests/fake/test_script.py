@@ -26,6 +26,8 @@ SCRIPT = {
     Phase.RCPT: (["EHLO me", "MAIL FROM:<a@example.com>"], "RCPT TO:<b@example.com>", 250),
     Phase.DATA: (["EHLO me", "MAIL FROM:<a@example.com>", "RCPT TO:<b@example.com>"], "DATA",
                  354),
+    Phase.BDAT: (["EHLO me", "MAIL FROM:<a@example.com>", "RCPT TO:<b@example.com>"],
+                 "BDAT 6 LAST\r\nbody", 250),
     Phase.END_OF_DATA: (
         ["EHLO me", "MAIL FROM:<a@example.com>", "RCPT TO:<b@example.com>", "DATA"],
         "Subject: s\r\n\r\nbody\r\n.", 250,
