@@ -165,7 +165,10 @@ def bind(host: str, port: int, path: str | None) -> Listener:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
                                        flags=socket.AI_PASSIVE)
             family, _, _, _, address = infos[0]
-        sock = Listener(family, socket.SOCK_STREAM)
+        # IPPROTO_TCP, not 0: accepted sockets inherit it, and asyncio turns Nagle off
+        # (TCP_NODELAY) only for sockets that say TCP; with Nagle on, a reply written while an
+        # earlier one is unacknowledged waits for the client's delayed ACK (~40 ms).
+        sock = Listener(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(address)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -166,5 +167,22 @@ def test_the_idle_timeout_still_closes_a_silent_connection_and_commands_push_it_
             assert client.cmd("NOOP")[0] == 250  # re-arms: 0.3 s from now
             assert protocol._deadline < before
             assert client.closed_by_peer()  # within Wire's 2 s
+        finally:
+            client.close()
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_accepted_connections_have_nagle_off(host: str) -> None:
+    """asyncio sets TCP_NODELAY only on sockets whose protocol says TCP; with Nagle on, the
+    replies to pipelined BDAT chunks each waited for the client's delayed ACK (~40 ms)."""
+    with FakeSMTPServer(host=host) as server:
+        client = Wire(server.address[:2])
+        try:
+            assert client.reply()[0] == 220
+            assert server._core is not None
+            (protocol,) = server._core.live
+            assert protocol.transport is not None
+            sock = protocol.transport.get_extra_info("socket")
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
         finally:
             client.close()
