@@ -3,9 +3,12 @@
 (a) start+stop time: FakeSMTPServer vs aiosmtpd's Controller (median of many);
 (b) messages/s received, 1 KiB and 1 MiB messages, from 1 and 8 concurrent clients, vs a bare
     aiosmtpd sink handler. The clients are separate processes (bench/_raw_client.py) speaking raw
-    SMTP, so the client side is not the bottleneck.
+    SMTP, so the client side is not the bottleneck;
+(c) 1 MiB messages into the fake server with BDAT vs DATA, one client process, the same server:
+    ordinary 78-byte lines and a dot-heavy body (every line starts with a dot, so DATA stuffs and
+    the server unstuffs it), BDAT as one chunk and as 64 KiB chunks pipelined after RCPT.
 
-Run: .venv/bin/python bench/fake_server.py   (about a minute)
+Run: .venv/bin/python bench/fake_server.py   (about a minute; ``chunking`` runs (c) alone)
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
+from _raw_client import make_message  # bench/ is sys.path[0] when run as a script
 from smtpfake import FakeSMTPServer
 
 RAW_CLIENT = str(Path(__file__).with_name("_raw_client.py"))
@@ -93,12 +97,15 @@ def fake(rules: bool) -> Iterator[tuple[str, int]]:
         yield server.address
 
 
-def throughput(address: tuple[str, int], size: int, clients: int, per_client: int) -> float:
-    """Messages per second from ``clients`` processes sending ``per_client`` messages each."""
+def throughput(
+    address: tuple[str, int], size: int, clients: int, per_client: int, *how: str
+) -> float:
+    """Messages per second from ``clients`` processes sending ``per_client`` messages each
+    (``how``: the raw client's mode and body, see ``_raw_client``)."""
     host, port = address
     procs = [
         subprocess.Popen(
-            [sys.executable, RAW_CLIENT, host, str(port), str(size), str(per_client)],
+            [sys.executable, RAW_CLIENT, host, str(port), str(size), str(per_client), *how],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )
         for _ in range(clients)
@@ -122,7 +129,30 @@ def throughput(address: tuple[str, int], size: int, clients: int, per_client: in
     return clients * per_client / elapsed
 
 
+def chunking() -> None:
+    """(c): BDAT vs DATA for 1 MiB messages into one FakeSMTPServer, runs taking turns."""
+    print("\n(c) 1 MiB messages/s into FakeSMTPServer, BDAT vs DATA (best of 7, modes taking"
+          " turns), one raw-socket client process, 30 messages a run")
+    modes = [("DATA", "data"), ("BDAT, 1 chunk", "bdat"), ("BDAT, 64 KiB chunks", "bdat:65536")]
+    with FakeSMTPServer() as server:
+        for body in ("plain", "dots"):
+            best = [0.0] * len(modes)
+            for _ in range(7):
+                for i, (_, mode) in enumerate(modes):
+                    best[i] = max(best[i], throughput(server.address, MIB, 1, 30, mode, body))
+                    expected = make_message(MIB, body == "dots")
+                    assert all(m.raw == expected for m in server.outbox), "capture differs"
+                    server.reset()
+            label = "78-byte lines" if body == "plain" else "every line starts with a dot"
+            print(f"  {label}:")
+            for (name, _), rate in zip(modes, best, strict=True):
+                print(f"    {name:<20} {rate:7.1f} msg/s (MiB/s)  {rate / best[0]:5.2f}x DATA")
+
+
 def main() -> None:
+    if sys.argv[1:] == ["chunking"]:
+        chunking()
+        return
     print(f"Python {sys.version.split()[0]}, {sys.platform}")
     print("\n(a) start+stop, median")
     fake_ms, ctrl_ms = median_ms([fake_cycle, controller_cycle], 200)
@@ -158,6 +188,7 @@ def main() -> None:
                 mb = f"  ({plain * size / MIB:.0f} vs {sink * size / MIB:.0f} MB/s)"
             print(f"  {label:>5} {clients:>7} {sink:>14.0f} {plain:>10.0f} {plain / sink:>5.2f}x"
                   f" {ruled:>10.0f} {ruled / sink:>5.2f}x  >= {targets[size]}x{mb}")
+    chunking()
 
 
 if __name__ == "__main__":
