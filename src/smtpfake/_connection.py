@@ -254,7 +254,7 @@ class ConnectionProtocol(SMTP):
         self._flush_notes()
         how = "reset the connection" if isinstance(error, ConnectionResetError) else (
             "disconnected" + (f" ({error!r})" if error is not None else ""))
-        where = " during DATA" if self._in_data else ""
+        where = f" during {self._phase or Phase.DATA}" if self._in_data else ""  # DATA, BDAT
         self._record.add("!", f"client {how}{where} without QUIT")
 
     def _watch_reader(self) -> None:

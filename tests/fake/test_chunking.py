@@ -295,7 +295,7 @@ def test_client_leaving_mid_chunk_is_noted_and_nothing_captured() -> None:
                         b"BDAT 100 LAST\r\nonly part")
             # (no reply is read: the RCPT replies are held until the pipelined BDAT's)
         session = _session_when(server, lambda s: s.transcript[-1].direction == "!")
-    assert str(session.transcript[-1]) == "!: client disconnected during DATA without QUIT"
+    assert str(session.transcript[-1]) == "!: client disconnected during BDAT without QUIT"
     assert list(server.outbox) == []
 
 
