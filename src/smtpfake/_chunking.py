@@ -133,6 +133,10 @@ class ChunkingProtocol(DeliveryProtocol):
         return None
 
     async def _read_chunk(self, size: int, into: bytearray | None) -> None:
+        if len(self._reader._buffer) < size:  # type: ignore[attr-defined]
+            # About to wait for the client, who may wait for the replies held for its pipelined
+            # MAIL/RCPT: they go out first (RFC 2920 3.2: never block with replies held).
+            self._write()
         self._in_data = True
         try:
             await read_chunk(self._reader, size, into)

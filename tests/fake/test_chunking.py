@@ -95,6 +95,18 @@ def test_bdat_0_last_alone_is_an_empty_message() -> None:
     assert server.wait_for(1)[0].raw == b""
 
 
+def test_replies_held_for_a_pipelined_envelope_are_sent_before_waiting_for_a_chunk() -> None:
+    # A client may bound what it sends unacknowledged: it sends MAIL, RCPT, the BDAT line and
+    # part of the chunk, then waits for the first replies before sending the rest.
+    with FakeSMTPServer() as server, BdatClient(server.address) as client:
+        client.send(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n"
+                    b"BDAT 10 LAST\r\n01234")
+        assert client.replies(2) == [250, 250]
+        client.send(b"56789")
+        assert client.reply()[0] == 250
+    assert server.outbox[0].raw == b"0123456789"
+
+
 def test_a_chunk_split_across_many_writes_is_waited_for() -> None:
     data = b"y" * 100_000
     with FakeSMTPServer() as server, BdatClient(server.address) as client:
@@ -127,20 +139,39 @@ def test_the_transcript_shows_each_bdat_with_its_size_not_its_bytes() -> None:
 # ---- RFC 3030's rules ---------------------------------------------------------------------
 
 
-def test_bdat_without_mail_is_refused_and_its_chunk_is_never_a_command() -> None:
+_SMUGGLED = (b"MAIL FROM:<evil@example.com>\r\nRCPT TO:<victim@example.com>\r\n"
+             + bdat(b"smuggled " * 20, last=True))
+_ENVELOPE = b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n"
+
+
+@pytest.mark.parametrize(
+    ("before", "expected"),
+    [
+        (b"", [503]),  # no MAIL
+        (b"MAIL FROM:<a@example.com>\r\nRCPT TO:<refused@example.com>\r\n",
+         [250, 550, 503]),  # no accepted recipient
+        (_ENVELOPE, [250, 250, 552]),  # over the size limit
+        (_ENVELOPE + bdat(b"refused by a rule"), [250, 250, 554, 503]),  # after a refused chunk
+    ],
+    ids=["no-mail", "no-rcpt", "over-size", "after-refusal"],
+)
+def test_a_refused_chunk_is_skipped_by_size_never_read_as_commands(
+    before: bytes, expected: list[int]
+) -> None:
     # Command smuggling through a refused chunk (go-smtp #315): the chunk holds a whole
-    # transaction; the server must skip it by size, not read it as commands.
-    smuggled = (b"MAIL FROM:<evil@example.com>\r\nRCPT TO:<victim@example.com>\r\n"
-                + bdat(b"smuggled", last=True))
-    with FakeSMTPServer() as server, BdatClient(server.address) as client:
-        client.send(bdat(smuggled, last=True) + b"NOOP\r\n")
-        assert client.reply() == (503, ["5.5.1 Error: need MAIL command"])
-        assert client.reply()[0] == 250  # the NOOP: the very next reply
-        client.cmd("QUIT")
+    # pipelined transaction; the server must skip it by its size, not read it as commands.
+    with FakeSMTPServer(size_limit=len(_SMUGGLED) - 1) as server:
+        server.refuse_recipient("refused@example.com")
+        server.on("BDAT", "17").reply(554, "5.6.0 no")
+        with BdatClient(server.address) as client:
+            client.send(before + bdat(_SMUGGLED, last=True) + b"NOOP\r\n")
+            assert client.replies(len(expected)) == expected
+            assert client.reply()[0] == 250  # the NOOP: the very next reply
+            client.cmd("QUIT")
     assert list(server.outbox) == []
     lines = _transcript(server)
-    assert f"!: BDAT chunk of {len(smuggled)} octets read and discarded" in lines
-    assert not any("evil" in line for line in lines)
+    assert f"!: BDAT chunk of {len(_SMUGGLED)} octets read and discarded" in lines
+    assert not any("evil" in line or "victim" in line for line in lines)
 
 
 def test_bdat_without_an_accepted_recipient_is_refused_and_skipped() -> None:
@@ -293,7 +324,7 @@ def test_client_leaving_mid_chunk_is_noted_and_nothing_captured() -> None:
         with BdatClient(server.address) as client:
             client.send(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n"
                         b"BDAT 100 LAST\r\nonly part")
-            # (no reply is read: the RCPT replies are held until the pipelined BDAT's)
+            assert client.replies(2) == [250, 250]
         session = _session_when(server, lambda s: s.transcript[-1].direction == "!")
     assert str(session.transcript[-1]) == "!: client disconnected during BDAT without QUIT"
     assert list(server.outbox) == []
