@@ -39,13 +39,20 @@ def envelope_headers(sender: str, recipients: Sequence[str], newline: bytes) -> 
 
     X-Original-To, not Delivered-To: it records the recipient exactly as the client gave it,
     and a message later re-sent through a real MTA is not refused as a mail loop (what
-    Delivered-To is for). Addresses are written as UTF-8 (SMTPUTF8 allows them).
+    Delivered-To is for). Addresses are written as UTF-8 (SMTPUTF8 allows them); a control
+    character in one (the server accepts a CR or a NUL there) is written as ``\\xNN``, so it
+    can neither end the header nor add one.
     """
-    lines = [f"Return-Path: <{sender}>"] + [f"X-Original-To: {rcpt}" for rcpt in recipients]
-    for line in lines:
-        if "\r" in line or "\n" in line:  # the server never passes one on; refuse, not inject
-            raise ValueError(f"line break in an envelope address: {line!r}")
-    return b"".join(line.encode("utf-8") + newline for line in lines)
+    lines = [f"Return-Path: <{_escaped(sender)}>"]
+    lines += [f"X-Original-To: {_escaped(rcpt)}" for rcpt in recipients]
+    return b"".join(line.encode("utf-8", "surrogateescape") + newline for line in lines)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _escaped(address: str) -> str:
+    return _CONTROL.sub(lambda found: f"\\x{ord(found[0]):02x}", address)
 
 
 def _newline_of(raw: bytes) -> bytes:
@@ -144,7 +151,7 @@ class MboxStore:
         if not body.endswith(b"\n"):
             body += b"\n"
         # A From_ line is split on spaces: an address with spaces (quoted) must not add fields.
-        who = re.sub(r"\s", "_", sender) or "MAILER-DAEMON"
+        who = re.sub(r"[\s\x00-\x1f\x7f]", "_", sender) or "MAILER-DAEMON"
         when = time.asctime(time.gmtime(received_at))
         entry = (f"From {who} {when}\n".encode()
                  + envelope_headers(sender, recipients, b"\n") + body + b"\n")
