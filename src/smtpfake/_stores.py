@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import itertools
 import os
 import re
@@ -155,6 +154,8 @@ class MboxStore:
         when = time.asctime(time.gmtime(received_at))
         entry = (f"From {who} {when}\n".encode()
                  + envelope_headers(sender, recipients, b"\n") + body + b"\n")
+        import fcntl  # (POSIX; imported here so that ``--help`` works everywhere)
+
         fd = self._open()
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX)

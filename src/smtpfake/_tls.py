@@ -52,6 +52,8 @@ class CertificateAuthority:
         (``DIR/ca-key.pem``) with mode 0600; a key that others may read is refused. OSError if
         the directory cannot be used, ValueError if what it holds is not a usable CA.
         """
+        import fcntl
+
         import trustme
 
         folder = os.path.abspath(directory)
@@ -59,14 +61,19 @@ class CertificateAuthority:
         with contextlib.suppress(FileExistsError):
             os.mkdir(folder, 0o700)
         self = cls()
-        if os.path.exists(cert_path):  # written last: a complete CA
-            if os.stat(key_path).st_mode & 0o077:
-                raise ValueError(f"{key_path} may be read by others: chmod 600 it")
-            with open(cert_path, "rb") as cert, open(key_path, "rb") as key:
-                self._ca = trustme.CA.from_pem(cert.read(), key.read())
-        else:
-            _write_new(key_path, self._ca.private_key_pem.bytes(), 0o600)
-            _write_new(cert_path, self.ca_pem, 0o644)
+        lock = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # two first runs at once: one CA, not a mix of two
+            if os.path.exists(cert_path):  # written last: a complete CA
+                if os.stat(key_path).st_mode & 0o077:
+                    raise ValueError(f"{key_path} may be read by others: chmod 600 it")
+                with open(cert_path, "rb") as cert, open(key_path, "rb") as key:
+                    self._ca = trustme.CA.from_pem(cert.read(), key.read())
+            else:
+                _write_new(key_path, self._ca.private_key_pem.bytes(), 0o600)
+                _write_new(cert_path, self.ca_pem, 0o644)
+        finally:
+            os.close(lock)
         self._pem_path = cert_path
         return self
 
