@@ -10,9 +10,12 @@ dependency) exits 1 before it listens.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+import json
 import signal
 import sys
 import time
+import urllib.parse
 from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, NoReturn, TextIO
@@ -28,8 +31,6 @@ __all__ = ["build_parser", "main"]
 
 TLS_MODES = ("none", "starttls", "implicit")  # the server's list (a test checks they agree)
 _EXTRA = ("aiosmtpd", "trustme", "cryptography")  # what the ``fake`` extra installs
-_INSTALL_HINT = ("install the 'fake' extra from your smtpclient checkout (it is not on PyPI): "
-                 "pip install '/path/to/smtpclient[fake]'")
 _POLL = 0.25  # how soon a signal is noticed while idle
 
 
@@ -205,11 +206,31 @@ def _certificate_authority(args: argparse.Namespace) -> CertificateAuthority:
         raise _CannotStart(f"cannot use the CA directory {args.ca_dir}: {error}") from None
 
 
+def install_hint() -> str:
+    """How to install the ``fake`` extra: from the checkout this project was installed from.
+
+    The project is not on PyPI. pip records where a distribution came from (PEP 610's
+    ``direct_url.json``): a local checkout is named by its path, with ``-e`` if it was
+    installed editable.
+    """
+    for dist in importlib.metadata.distributions(name="smtpclient"):
+        try:
+            origin = json.loads(dist.read_text("direct_url.json") or "{}")
+        except ValueError:
+            continue
+        url = urllib.parse.urlparse(str(origin.get("url", "")))
+        if url.scheme == "file":
+            editable = "-e " if origin.get("dir_info", {}).get("editable") else ""
+            return f"pip install {editable}'{urllib.parse.unquote(url.path)}[fake]'"
+    return "pip install '/path/to/smtpclient[fake]' (a checkout of smtpclient)"
+
+
 def _needs_extra(error: ModuleNotFoundError) -> _CannotStart:
     """The reason to give when a module of the ``fake`` extra is missing; re-raise the rest."""
     if (error.name or "").partition(".")[0] not in _EXTRA:
         raise error
-    return _CannotStart(f"needs {error.name!r}, which is not installed: {_INSTALL_HINT}")
+    return _CannotStart(f"needs {error.name!r}, which is not installed; install the 'fake' "
+                        f"extra (smtpclient is not on PyPI): {install_hint()}")
 
 
 def _where(server: _BaseServer) -> str:
