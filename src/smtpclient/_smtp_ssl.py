@@ -39,8 +39,9 @@ class SMTP_SSL(SMTP):
         context: ssl.SSLContext | None,
     ) -> None:
         check_tls_arguments(keyfile, certfile, context)
-        self.keyfile = keyfile
-        self.certfile = certfile
+        if sys.version_info < (3, 12):  # smtplib keeps them until 3.12 removed the arguments
+            self.keyfile = keyfile
+            self.certfile = certfile
         self.context = tls_context(keyfile, certfile, context)
         SMTP.__init__(self, host, port, local_hostname, timeout, source_address)
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import smtpclient
+from tests._support.wire import wire
 
 from ._servers import DATA_END, HANGUP, SILENT, ScriptedServer, StartServer
 
@@ -136,7 +137,7 @@ def test_ehlo_refused_falls_back_to_helo(scripted: Scripted) -> None:
         assert smtp.helo_resp == b"hi"
         assert not smtp.does_esmtp
     # No ESMTP: the MAIL options were dropped, as smtplib does.
-    assert server.received[2] == b"mail FROM:<a@example.com>\r\n"
+    assert server.received[2] == wire(b"mail FROM:<a@example.com>\r\n")
 
 
 def test_helo_refused_raises_helo_error(scripted: Scripted) -> None:

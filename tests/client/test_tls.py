@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+import sys
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,7 @@ def test_smtp_ssl_default_context_verifies(
     assert len(server.handler.messages) == 1
 
 
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="smtplib 3.12 removed keyfile/certfile")
 def test_tls_argument_checks() -> None:
     context = ssl.create_default_context()
     with pytest.raises(ValueError, match="mutually exclusive"):
@@ -165,6 +167,7 @@ def test_plaintext_sent_before_the_handshake_is_discarded(
     assert not errors
 
 
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="smtplib 3.12 removed keyfile/certfile")
 def test_keyfile_and_certfile_are_deprecated_and_blame_the_caller(tmp_path: Path) -> None:
     missing = str(tmp_path / "missing.pem")
     with (

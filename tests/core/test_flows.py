@@ -19,6 +19,7 @@ from smtpclient import (
 from smtpclient import _flows as flows
 from smtpclient._auth import auth_flow, xoauth2
 from smtpclient._replies import ReplyParser
+from tests._support.wire import wire
 
 
 class State:
@@ -84,9 +85,9 @@ def test_sendmail_success() -> None:
     )
     assert result == {"c@x": (550, b"5.1.1 no")}
     assert events == [
-        "mail FROM:<a@x> size=2\r\n",
-        "rcpt TO:<b@x>\r\n",
-        "rcpt TO:<c@x>\r\n",
+        wire("mail FROM:<a@x> size=2\r\n"),
+        wire("rcpt TO:<b@x>\r\n"),
+        wire("rcpt TO:<c@x>\r\n"),
         "data\r\n",
         [b"hi", b"\r\n.\r\n"],
     ]
@@ -224,7 +225,7 @@ def test_overridden_steps_are_called_through_the_client() -> None:
         b"250 ok\r\n",
         calls={"rcpt": (250, b"ok"), "data": (250, b"queued")},
     )
-    assert events[0] == "mail FROM:<a@x>\r\n"
+    assert events[0] == wire("mail FROM:<a@x>\r\n")
     assert [(e.name, e.args) for e in events[1:]] == [("rcpt", ("b@x", ())), ("data", (b"hi",))]
 
 
