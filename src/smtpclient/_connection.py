@@ -20,7 +20,8 @@ from collections.abc import Generator
 from typing import Any, TypeVar, cast
 
 from ._events import CLOSE, READ, Call, StartTLS
-from ._exceptions import SMTPReplyError, SMTPServerDisconnected
+from ._exceptions import SMTPGreetingError, SMTPReplyError, SMTPServerDisconnected
+from ._flows import greeting
 from ._replies import MAX_LINE, MAX_REPLY_LINES, MAX_REPLY_SIZE, Reply, ReplyParser
 
 __all__ = ["Connection", "handshake"]
@@ -183,6 +184,13 @@ class Connection:
             unsolicited = self._read_ahead[:80]
             self.close()
             raise SMTPReplyError(-1, f"Unsolicited reply from the server: {unsolicited!r}")
+
+    def _read_greeting(self) -> tuple[int, bytes]:
+        """The server's greeting; a malformed one is SMTPGreetingError (an SMTPConnectError)."""
+        try:
+            return self._drive(greeting(self))
+        except SMTPReplyError as exc:
+            raise SMTPGreetingError(exc.smtp_code, exc.smtp_error) from exc
 
     def getreply(self) -> tuple[int, bytes]:
         """Read one reply: ``(code, message)``, the lines of a multi-line reply joined by LF."""

@@ -187,7 +187,7 @@ class SMTP(Connection):
         sys.audit("smtplib.connect", self, host, port)
         self.sock = self._get_socket(host, port, self.timeout)
         self.file = None
-        code, msg = self._drive(flows.greeting(self))
+        code, msg = self._read_greeting()
         if self.debuglevel > 0:
             self._print_debug("connect:", repr(msg))
         return (code, msg)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import smtplib
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -117,6 +118,7 @@ def test_malformed_greeting_is_a_typed_error_and_closes(
         smtp.connect("127.0.0.1", server.port)
     assert caught.value.smtp_code == code
     assert message in caught.value.smtp_error
+    assert isinstance(caught.value, smtplib.SMTPConnectError)  # "try the next MX" catches it
     assert smtp.sock is None
 
 

@@ -226,7 +226,21 @@ class TestDeliberateDifferences:
         theirs, ours = both(peer, conv)
         assert theirs.value == (-1, b"hello")
         assert ours.error is not None
-        assert ours.error.type == "SMTPReplyError"
+        assert ours.error.type == "SMTPGreetingError"  # an SMTPReplyError and SMTPConnectError
+
+    def test_malformed_greeting_is_caught_as_a_connect_error(self, make_peer: Any) -> None:
+        """The "try the next MX" pattern catches it with either module."""
+        peer = make_peer({"GREETING": "2x0 hello"})
+
+        def conv(c: Conversation) -> Any:
+            try:
+                c.smtp()
+            except smtplib.SMTPConnectError as exc:
+                return "SMTPConnectError", exc.smtp_code
+            return "connected"
+
+        theirs, ours = both(peer, conv)
+        assert theirs.value == ours.value == ("SMTPConnectError", -1)
 
     def test_lmtp_reads_one_reply_per_recipient(self, make_peer: Any) -> None:
         peer = make_peer(
