@@ -3,8 +3,10 @@
 An *authobject* is smtplib's callable: called with no argument for the initial response (None
 when the mechanism has none) and with the decoded challenge bytes after each 334 reply; it
 returns the ASCII string to send (base64 encoding is done here). PLAIN, LOGIN and CRAM-MD5 are
-smtplib's; XOAUTH2 (Google, Microsoft) is ours: ``user=..^Aauth=Bearer token^A^A`` first, and an
-empty line to acknowledge the JSON error a server sends as a challenge when the token is refused.
+smtplib's; XOAUTH2 (Google, Microsoft) is ours: ``user=..^Aauth=Bearer token^A^A`` as the
+initial response or, in the two-step form, as the answer to the server's first (empty) challenge;
+a challenge after the token is the server's error report (a JSON document, RFC 7628 style),
+acknowledged with an empty line, after which the server sends its final refusal.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ __all__ = [
     "login_response",
     "plain_response",
     "xoauth2",
+    "xoauth2_answer",
     "xoauth2_response",
 ]
 
@@ -56,12 +59,26 @@ def xoauth2_response(user: str, token: str) -> str:
     return f"user={user}\x01auth=Bearer {token}\x01\x01"
 
 
+def xoauth2_answer(user: str, token: str, challenge_count: int) -> str:
+    """XOAUTH2's answer to challenge number ``challenge_count`` of the exchange (smtplib's count:
+    1 after an initial response): the token first, then an empty line to the error report."""
+    return xoauth2_response(user, token) if challenge_count < 2 else ""
+
+
 def xoauth2(user: str, token: str) -> Callable[[bytes | None], str]:
-    """An authobject for ``smtp.auth("XOAUTH2", xoauth2(user, token))``."""
+    """An authobject for ``smtp.auth("XOAUTH2", xoauth2(user, token))``, with or without
+    ``initial_response_ok``.
+
+    It cannot see the exchange's challenge count, so it tells the two challenges apart by
+    their content: the server's first challenge (two-step form) is empty and gets the token;
+    its error report is a JSON document and gets an empty line. ``SMTP.auth_xoauth2`` counts
+    challenges instead, and so also answers an empty error report correctly.
+    """
 
     def authobject(challenge: bytes | None = None) -> str:
-        # A challenge after the initial response is the server's JSON error: answer empty.
-        return xoauth2_response(user, token) if challenge is None else ""
+        if challenge is None or not challenge.strip():
+            return xoauth2_response(user, token)
+        return ""
 
     return authobject
 

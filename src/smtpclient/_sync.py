@@ -57,6 +57,7 @@ from ._auth import (
     cram_md5_response,
     login_response,
     plain_response,
+    xoauth2_answer,
     xoauth2_response,
 )
 from ._commands import command_line
@@ -289,7 +290,9 @@ class SMTP(Connection):
 
     def auth_xoauth2(self, challenge: bytes | None = None) -> str:
         """Authobject for XOAUTH2: ``self.password`` is the OAuth 2.0 access token."""
-        return xoauth2_response(self.user, self.password) if challenge is None else ""
+        if challenge is None:
+            return xoauth2_response(self.user, self.password)
+        return xoauth2_answer(self.user, self.password, self._auth_challenge_count)
 
     def login(
         self, user: str, password: str, *, initial_response_ok: bool = True
