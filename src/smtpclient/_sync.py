@@ -284,9 +284,8 @@ class SMTP(Connection):
 
     def auth_login(self, challenge: bytes | None = None) -> str:
         """Authobject for LOGIN, from ``self.user`` and ``self.password``."""
-        if challenge is None:
-            return self.user
-        return login_response(self.user, self.password, self._auth_challenge_count)
+        count = 1 if challenge is None else self._auth_challenge_count
+        return login_response(self.user, self.password, count)
 
     def auth_xoauth2(self, challenge: bytes | None = None) -> str:
         """Authobject for XOAUTH2: ``self.password`` is the OAuth 2.0 access token."""

@@ -147,3 +147,48 @@ def test_xoauth2_empty_error_report_gets_an_empty_line(
         assert caught.value.smtp_code == 535
     assert server.received[2:4] == [token + b"\r\n", b"\r\n"]
     assert not server.errors
+
+
+def test_challenge_that_is_not_base64_is_a_typed_error_and_cancels(
+    scripted: Callable[..., ScriptedServer],
+) -> None:
+    """``334 abc`` (incorrect padding): SMTPAuthenticationError, ``*`` sent, still usable."""
+    server = scripted(
+        [
+            (None, b"220 hi\r\n"),
+            (b"EHLO", b"250-hi\r\n250 AUTH LOGIN\r\n"),
+            (b"AUTH LOGIN", b"334 abc\r\n"),
+            (b"*", b"501 5.7.0 cancelled\r\n"),
+            (b"NOOP", b"250 still here\r\n"),
+        ]
+    )
+    with smtpclient.SMTP("127.0.0.1", server.port, local_hostname=LOCAL) as smtp:
+        with pytest.raises(smtpclient.SMTPAuthenticationError, match="Invalid base64"):
+            smtp.login("alice", "wonderland")
+        assert smtp.noop() == (250, b"still here")
+    assert not server.errors
+
+
+@pytest.mark.parametrize(
+    ("user", "password"), [("alice\0admin", "wonderland"), ("alice", "wonder\r\nland")]
+)
+@pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2"])
+def test_nul_cr_lf_in_credentials_refused_before_sending(
+    scripted: Callable[..., ScriptedServer], mechanism: str, user: str, password: str
+) -> None:
+    server = scripted(
+        [(None, b"220 hi\r\n"), (b"EHLO", f"250-hi\r\n250 AUTH {mechanism}\r\n".encode())]
+    )
+    with smtpclient.SMTP("127.0.0.1", server.port, local_hostname=LOCAL) as smtp:
+        smtp.ehlo()
+        with pytest.raises(ValueError, match="NUL, CR or LF"):
+            smtp.login(user, password)
+        if mechanism != "CRAM-MD5":  # the mechanisms with an initial response
+            smtp.user, smtp.password = user, password
+            authobject = getattr(smtp, "auth_" + mechanism.lower())
+            with pytest.raises(ValueError, match="NUL, CR or LF"):
+                smtp.auth(mechanism, authobject)
+        with pytest.raises(ValueError, match="NUL, CR or LF"):
+            smtpclient.xoauth2(user, password)
+    assert [line[:4].lower() for line in server.received] == [b"ehlo", b"quit"]
+    assert not server.errors
