@@ -14,6 +14,7 @@ import sys
 import types
 from collections.abc import Iterator
 from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -127,6 +128,28 @@ def test_a_replaced_socket_module_is_used_as_smtplib_uses_it(
     assert ("create_connection", ("mx.example.org", 25)) in ours
     assert ("local_hostname", "client.stand-in.test") in ours
     assert ("connect", "/run/lmtp.sock") in ours
+
+
+def test_mock_patch_of_the_socket_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``mock.patch("smtplib.socket")`` with the replies configured on the mock's reader."""
+
+    def converse_with_mock(module: types.ModuleType) -> list[Any]:
+        targets = [smtplib] if module is smtplib else our_socket_globals()
+        net = mock.MagicMock()
+        net.getfqdn.return_value = "client.mock.test"
+        sock = net.create_connection.return_value
+        sock.makefile.return_value.readline.side_effect = [b"220 hi\r\n", b"250 ok\r\n"]
+        with monkeypatch.context() as patch:
+            for target in targets:
+                patch.setattr(target, "socket", net)
+            smtp = module.SMTP("mx.example.org", 25)
+            result = [smtp.local_hostname, smtp.noop()]
+            smtp.close()
+        return [*result, [c.args for c in sock.sendall.call_args_list]]
+
+    theirs = converse_with_mock(smtplib)
+    assert converse_with_mock(smtpclient) == theirs
+    assert theirs == ["client.mock.test", (250, b"ok"), [(b"noop\r\n",)]]
 
 
 # Audit hooks cannot be removed: this one is installed once and records only while a test asks.
