@@ -318,6 +318,36 @@ class TestDeliberateDifferences:
         assert theirs.sent[1][0] == wire(b"mail FROM:<a@example.org>\r\n")
         assert ours.sent[1][0] == b"ehlo client.test\r\n"
 
+    def test_nul_in_a_user_name_is_refused_before_sending(self, make_peer: Any) -> None:
+        """smtplib sends it: in PLAIN the NUL makes "admin" the authorization identity."""
+        peer = make_peer({"EHLO": "250-peer.test\n250 AUTH PLAIN", "AUTH": "235 2.7.0 ok"})
+
+        def conv(c: Conversation) -> Any:
+            return c.smtp().login("admin\0mallory", "s3cret")
+
+        theirs, ours = both(peer, conv)
+        assert theirs.value == (235, b"2.7.0 ok")
+        assert theirs.sent[0][1].startswith(b"AUTH PLAIN ")
+        assert ours.error is not None
+        assert ours.error.type == "ValueError"
+        assert ours.sent == [[b"[client closed]"]]  # not even EHLO
+
+    def test_challenge_that_is_not_base64(self, make_peer: Any) -> None:
+        """smtplib lets binascii.Error out and leaves the server waiting for an answer."""
+        peer = make_peer(
+            {"EHLO": "250-peer.test\n250 AUTH LOGIN", "AUTH": "334 abc", "AUTH_CONT": "501 no"}
+        )
+
+        def conv(c: Conversation) -> Any:
+            return c.smtp().login("alice", "s3cret")
+
+        theirs, ours = both(peer, conv)
+        assert theirs.error is not None
+        assert theirs.error.type == "Error"  # binascii.Error
+        assert ours.error is not None
+        assert ours.error.type == "SMTPAuthenticationError"
+        assert ours.sent[0][2] == b"*\r\n"
+
     def test_xoauth2_when_it_is_the_only_mechanism(self, make_peer: Any) -> None:
         peer = make_peer({"EHLO": "250-peer.test\n250 AUTH XOAUTH2", "AUTH": "235 2.7.0 ok"})
 
