@@ -5,6 +5,7 @@ from __future__ import annotations
 import ssl
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trustme
@@ -144,22 +145,51 @@ def test_smtp_ssl_context_is_the_objects_own(
         legacy.close()
 
 
-def test_default_context_is_built_once_for_all_connections(
-    monkeypatch: pytest.MonkeyPatch,
-    start_server: StartServer,
-    server_tls: ssl.SSLContext,
-    ca: trustme.CA,
-) -> None:
-    built: list[ssl.SSLContext] = []
+@pytest.fixture
+def built(monkeypatch: pytest.MonkeyPatch, ca: trustme.CA) -> list[ssl.SSLContext]:
+    """A fresh process-wide default, built as smtpclient builds it; every build is recorded."""
+    contexts: list[ssl.SSLContext] = []
+    original = ssl.create_default_context
 
-    def build() -> ssl.SSLContext:  # stands in for the system store, trusting the test CA
+    def build(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        if args or kwargs:  # a server context, or a client one with its own CA file
+            return original(*args, **kwargs)
+        # The client default: stands in for the system store, trusting the test CA.
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ca.configure_trust(context)
-        built.append(context)
+        contexts.append(context)
         return context
 
     monkeypatch.setattr(_tls, "_context", None)
     monkeypatch.setattr(ssl, "create_default_context", build)
+    return contexts
+
+
+def test_tls_socket_does_not_expose_the_default_context(
+    start_server: StartServer, server_tls: ssl.SSLContext, built: list[ssl.SSLContext]
+) -> None:
+    """``smtp.sock.context`` after a default STARTTLS: adjusting it changes no other connection."""
+    server = start_server(starttls=server_tls)
+    with smtpclient.SMTP(server.host, server.port, local_hostname=LOCAL) as smtp:
+        smtp.starttls()
+        assert isinstance(smtp.sock, ssl.SSLSocket)
+        exposed = smtp.sock.context
+        assert exposed is not _tls.default_context()
+        exposed.check_hostname = False
+        exposed.verify_mode = ssl.CERT_NONE
+        assert smtp.noop()[0] == 250  # the connection keeps the context it was made with
+    assert _tls.default_context().verify_mode == ssl.CERT_REQUIRED
+    untrusted = start_server(starttls=server_context(trustme.CA()))
+    with (
+        smtpclient.SMTP(untrusted.host, untrusted.port, local_hostname=LOCAL) as smtp,
+        pytest.raises(ssl.SSLCertVerificationError),
+    ):
+        smtp.starttls()
+
+
+def test_default_context_is_built_once_for_all_connections(
+    start_server: StartServer, server_tls: ssl.SSLContext, built: list[ssl.SSLContext]
+) -> None:
     plain = start_server(starttls=server_tls)
     implicit = start_server(implicit_tls=server_tls)
     for _ in range(3):
