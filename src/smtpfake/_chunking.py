@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from ._connection import null_is_empty
 from ._data import ClientGone
 from ._delivery import DeliveryProtocol
+from ._errors import NotStored
 from ._script import Action, Phase
 
 __all__ = ["ChunkingProtocol", "read_chunk"]
@@ -152,6 +153,9 @@ class ChunkingProtocol(DeliveryProtocol):
         rcpt_tos = tuple(self._env.rcpt_tos)
         try:
             self._capture(content, rcpt_tos)
+            lines = action.reply_lines() * (len(rcpt_tos) if self.lmtp else 1)
+        except NotStored as failure:  # no recipient may be told it was delivered
+            lines = [failure.reply(r) for r in rcpt_tos] if self.lmtp else [failure.reply()]
         finally:
             self._new_envelope()
-        await self._push_lines(action.reply_lines() * (len(rcpt_tos) if self.lmtp else 1))
+        await self._push_lines(lines)

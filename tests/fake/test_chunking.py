@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import re
 import smtplib
 
@@ -279,6 +280,26 @@ def test_a_scripted_2xx_reply_to_bdat_last_accepts_the_message() -> None:
         client.send(bdat(b"ab", last=True))
         assert client.reply() == (250, ["2.0.0 fine"])
     assert server.outbox[0].raw == b"ab"
+
+
+@pytest.mark.parametrize("scripted", [False, True], ids=["default", "scripted-2xx"])
+@pytest.mark.parametrize("server_class", [FakeSMTPServer, FakeLMTPServer], ids=["smtp", "lmtp"])
+def test_a_store_failure_at_bdat_last_is_a_451_for_every_recipient(
+    server_class: type[FakeSMTPServer], scripted: bool
+) -> None:
+    def disk_full(message: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    lmtp = server_class is FakeLMTPServer
+    with server_class(store=disk_full) as server, BdatClient(
+            server.address, hello="LHLO" if lmtp else "EHLO") as client:
+        if scripted:
+            server.on("BDAT", re.compile("LAST$")).reply(250, "2.0.0 scripted")
+        codes = client.send_chunked([b"a", b"b"], rcpts=("b@example.com", "c@example.com"),
+                                    lmtp=lmtp)
+        assert codes == [250, 250, 250, 250] + [451] * (2 if lmtp else 1)
+        assert client.cmd("MAIL FROM:<a@example.com>")[0] == 250  # the transaction ended
+    server.assert_nothing_sent()
 
 
 def test_disconnect_at_bdat_hangs_up_in_the_middle_of_the_chunk() -> None:

@@ -28,6 +28,8 @@ import pytest
 import smtpfake._cli
 import smtpfake._server
 
+from ._bdat_client import BdatClient
+
 _LISTENING = re.compile(
     r"^smtpfake listening on (?:(?P<host>[\d.]+)|\[(?P<v6>[\da-f:]+)\]):(?P<port>\d+) "
     r"\((?P<what>.*)\)$"
@@ -529,3 +531,17 @@ def test_console_script_is_installed() -> None:
     result = _run("--help", command=(_SCRIPT,))
     assert result.returncode == 0
     assert "--maildir" in result.stdout
+
+
+def test_bdat_chunks_are_stored_byte_for_byte(cli, tmp_path: Path) -> None:
+    # The command serves FakeSMTPServer, CHUNKING included: binary chunks reach the Maildir.
+    maildir = tmp_path / "Maildir"
+    proc = cli("--maildir", str(maildir))
+    raw = b"Subject: chunked\r\n\r\n.\r\n\x00bare\nlf\r\n"
+    with BdatClient(proc.address) as client:
+        assert "CHUNKING" in client.features
+        assert client.send_chunked([raw[:9], raw[9:]], mail_params=" BODY=BINARYMIME") == [250] * 4
+        [stored] = (maildir / "new").iterdir()
+        assert stored.read_bytes().endswith(b"X-Original-To: b@example.com\r\n" + raw)
+    assert "subject='chunked'" in proc.line()
+    assert proc.stop()[0] == 0
