@@ -41,6 +41,8 @@ class SMTP_SSL(SMTP):
         check_tls_arguments(keyfile, certfile, context)
         self.keyfile = keyfile
         self.certfile = certfile
+        if context is None and keyfile is None and certfile is None:
+            context = self.default_tls_context()
         self.context = tls_context(keyfile, certfile, context)
         SMTP.__init__(self, host, port, local_hostname, timeout, source_address)
 
@@ -80,7 +82,9 @@ class SMTP_SSL(SMTP):
             self._print_debug("connect:", (host, port))
         new_socket = super()._get_socket(host, port, timeout)
         try:
-            return handshake(self.context, new_socket, self._host)
+            wrapped = handshake(self.context, new_socket, self._host)
         except BaseException:
             new_socket.close()
             raise
+        self._session.tls = True
+        return wrapped
