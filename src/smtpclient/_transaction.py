@@ -263,6 +263,7 @@ def open_transaction(
     """
     session.accepted = []
     replies = yield from exchange(windows(commands), first_sent)
+    yield from _check_in_step(replies, len(commands))
     if replies[0].code != 250:
         yield from _abandon(session, hooks, replies, len(commands))
         raise SMTPSenderRefused(replies[0].code, replies[0].message, envelope.from_addr)
@@ -284,6 +285,17 @@ def open_transaction(
         yield from close_or_rset(session, hooks, reply.code)
         raise SMTPDataError(reply.code, reply.message)
     return refused
+
+
+def _check_in_step(replies: list[Reply], expected: int) -> Flow[None]:
+    """A reply that cannot answer its command (354 before DATA, success to DATA) means the
+    server answered more or fewer times than asked: the replies are out of step, and the
+    connection with them (as when a reply arrives unasked in lockstep)."""
+    codes = [reply.code for reply in replies]
+    out_of_step = 354 in codes[:-1] or (len(codes) == expected and 200 <= codes[-1] < 300)
+    if out_of_step:
+        yield CLOSE
+        raise SMTPReplyError(-1, f"Replies out of step with the pipelined commands: {codes}")
 
 
 def _abandon(session: Session, hooks: Hooks, replies: list[Reply], expected: int) -> Flow[None]:
