@@ -196,7 +196,8 @@ class Connection:
         parser.max_lines = self.max_reply_lines
         parser.max_size = self.max_reply_size
         debug = self.debuglevel > 0
-        parser.on_line = self._debug_line if debug else None
+        if debug or parser.on_line is not None:
+            parser.on_line = self._debug_line if debug else None
         try:
             reply = parser.next_reply()
             deadline = -1.0  # set when a reply needs another read: the first bounds its start
@@ -282,10 +283,6 @@ class Connection:
     def _perform(self, event: object) -> Any:
         """Perform one event of a flow; its result goes back to the flow."""
         kind = type(event)
-        if kind is Read:
-            if self._awaiting > 0:
-                self._awaiting -= 1
-            return self._read_reply()
         if kind is Send:
             self._write_commands(cast(Send, event).commands)
         elif kind is Chunk:
@@ -297,6 +294,10 @@ class Connection:
             self.close()
         elif kind is StartTLS:
             self._start_tls(cast(ssl.SSLContext, cast(StartTLS, event).context))
+        elif kind is Read:
+            if self._awaiting > 0:
+                self._awaiting -= 1
+            return self._read_reply()
         else:
             raise TypeError(f"not an event of smtpclient.protocol: {event!r}")
         return None
@@ -308,7 +309,12 @@ class Connection:
             event = next(flow)
             while True:
                 try:
-                    value = self._perform(event)
+                    if type(event) is Read:
+                        if self._awaiting > 0:
+                            self._awaiting -= 1
+                        value = self._read_reply()
+                    else:
+                        value = self._perform(event)
                 except Exception as exc:  # the flow decides: recover, or let it propagate
                     event = flow.throw(exc)
                     continue

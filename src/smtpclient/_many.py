@@ -51,7 +51,7 @@ Item = email.message.Message | tuple[str, str | Sequence[str], str | bytes]
 Result = dict[str, tuple[int, bytes]] | Exception
 """What ``send_many`` gives for one item: the refused recipients, or the exception."""
 
-_Next = tuple[int, Envelope, list[Command]]
+_Next = tuple[int, Envelope, list[Sequence[Command]]]
 
 
 def send_many(
@@ -121,9 +121,9 @@ def _pipelined(
     current = _next(session, ready)
     first_sent = False
     while current is not None:
-        index, envelope, commands = current
+        index, envelope, batches = current
         try:
-            refused = yield from open_transaction(session, hooks, envelope, commands, first_sent)
+            refused = yield from open_transaction(session, hooks, envelope, batches, first_sent)
         except Exception as exc:
             results[index] = exc
             if _lost(exc):
@@ -133,7 +133,7 @@ def _pipelined(
         yield message_chunk(session, envelope)
         current = _next(session, ready)
         if current is not None:
-            yield Send(windows(current[2])[0])
+            yield Send(current[2][0])
         first_sent = current is not None
         try:
             results[index] = yield from finish_transaction(session, hooks, refused, reset=False)
@@ -145,7 +145,7 @@ def _pipelined(
 
 def _next(session: Session, ready: Iterator[tuple[int, Envelope]]) -> _Next | None:
     for index, envelope in ready:
-        return index, envelope, commands_of(session, envelope)
+        return index, envelope, windows(commands_of(session, envelope))
     return None
 
 

@@ -11,6 +11,7 @@ through its version. :func:`hooks_of` looks at the client's methods before each 
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar, overload
 
@@ -28,12 +29,20 @@ _AUTHOBJECTS = ("auth_cram_md5", "auth_plain", "auth_login", "auth_xoauth2")
 HOOKED = (*_STEPS, "auth", "has_extn", *_AUTHOBJECTS)
 
 
-def hooks_of(client: Any, originals: dict[str, Callable[..., Any]]) -> Hooks:
-    """The Hooks for ``client``: one for each of its methods that is not in ``originals``."""
+_methods = operator.attrgetter(*HOOKED)
+
+
+def hooks_of(client: Any, originals: tuple[Callable[..., Any], ...]) -> Hooks:
+    """The Hooks for ``client``: one for each of its methods that is not in ``originals``
+    (the methods as ``SMTP`` defines them, in the order of ``HOOKED``)."""
     cls, own = type(client), client.__dict__
-    replaced = [n for n in HOOKED if getattr(cls, n) is not originals[n] or n in own]
-    if not replaced:
-        return NO_HOOKS
+    if _methods(cls) == originals and own.keys().isdisjoint(HOOKED):
+        return NO_HOOKS  # the usual case, checked in two C-level passes
+    replaced = [
+        name
+        for name, original in zip(HOOKED, originals, strict=True)
+        if getattr(cls, name) is not original or name in own
+    ]
     fields: dict[str, Any] = {}
     for name in replaced:
         if name == "has_extn":

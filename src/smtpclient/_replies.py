@@ -158,7 +158,18 @@ class ReplyParser:
                     raise self._fail(500, "Line too long.")
                 return None
             self._start = end + 1
-            reply = self._line(buffer[start : end + 1])
+            line = buffer[start : end + 1]
+            if (  # the usual reply, one line "CODE text": parsed here, at no extra call
+                line[3:4] == b" "
+                and not self._lines
+                and self.on_line is None
+                and end - start < self.max_line
+                and line[:3].isdigit()
+                and 50 <= line[0] <= 53
+            ):
+                reply: Reply | None = Reply(int(line[:3]), (line[4:].strip(b" \t\r\n"),))
+            else:
+                reply = self._line(line)
             start = end + 1
             if reply is not None:
                 if start == len(buffer):

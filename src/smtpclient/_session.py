@@ -20,13 +20,15 @@ class Session:
     """One SMTP or LMTP session, as the flows of the core see it.
 
     Configuration (kept across connections): ``local_hostname`` (the name given to EHLO/HELO),
-    ``ehlo_msg`` (``"ehlo"``, ``"lhlo"`` for LMTP) and ``lmtp``. The rest describes the current
-    connection and is cleared by :meth:`new_connection`.
+    ``ehlo_msg`` (``"ehlo"``, ``"lhlo"`` for LMTP), ``lmtp`` and ``debuglevel``. The rest
+    describes the current connection and is cleared by :meth:`new_connection`.
     """
 
     local_hostname: str = "localhost"
     ehlo_msg: str = "ehlo"
     lmtp: bool = False
+    debuglevel: int = 0
+    """Above 0, the flows yield :class:`~smtpclient.protocol.Debug` events (smtplib's)."""
 
     greeting: Reply | None = None
     """The server's greeting."""

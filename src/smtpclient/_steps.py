@@ -142,10 +142,12 @@ def mail_encoding(session: Session, options: Sequence[str], hooks: Hooks = NO_HO
 
     SMTPNotSupportedError if ``SMTPUTF8`` is asked for and the server lacks it.
     """
-    if options and session.does_esmtp and any(o.lower() == "smtputf8" for o in options):
-        if not has_extn(session, hooks, "smtputf8"):
-            raise SMTPNotSupportedError("SMTPUTF8 not supported by server")
-        return "utf-8"
+    if options and session.does_esmtp:
+        for option in options:
+            if option.lower() == "smtputf8":
+                if not has_extn(session, hooks, "smtputf8"):
+                    raise SMTPNotSupportedError("SMTPUTF8 not supported by server")
+                return "utf-8"
     return session.command_encoding
 
 
@@ -203,7 +205,8 @@ def data(session: Session, msg: str | bytes) -> Flow[CodeText]:
     pieces = data_pieces(msg)  # a str that is not ASCII fails here, before DATA is sent
     yield Send((DATA,))
     reply: Reply = yield READ
-    yield Debug("data:", (reply.code, reply.message))
+    if session.debuglevel > 0:
+        yield Debug("data:", (reply.code, reply.message))
     if reply.code != 354:
         raise SMTPDataError(reply.code, reply.message)
     yield Chunk(pieces, replies=_expected_replies(session))
@@ -222,7 +225,8 @@ def data_replies(session: Session) -> Flow[CodeText]:
     recipient was refused, else the first reply.
     """
     reply: Reply = yield READ
-    yield Debug("data:", (reply.code, reply.message))
+    if session.debuglevel > 0:
+        yield Debug("data:", (reply.code, reply.message))
     accepted = session.accepted
     session.accepted = []
     if session.lmtp and len(accepted) > 1:

@@ -102,6 +102,7 @@ class SMTP(Connection):
     reply, for a server that advertises PIPELINING and mishandles it."""
     _lmtp = False
 
+    debuglevel: SessionView[int] = SessionView("debuglevel")
     helo_resp: SessionView[bytes | None] = SessionView("helo_resp")
     ehlo_resp: SessionView[bytes | None] = SessionView("ehlo_resp")
     does_esmtp: SessionView[bool] = SessionView("does_esmtp")
@@ -387,5 +388,5 @@ def _local_hostname() -> str:
     return f"[{addr}]"
 
 
-_ORIGINALS: dict[str, Callable[..., Any]] = {name: SMTP.__dict__[name] for name in HOOKED}
+_ORIGINALS: tuple[Callable[..., Any], ...] = tuple(SMTP.__dict__[name] for name in HOOKED)
 """The methods smtplib's compound methods call through ``self``, as defined here."""

@@ -66,9 +66,10 @@ _END_OF_EMPTY_DATA: Final = (b".\r\n",)
 
 
 class Envelope:
-    """One message ready to go: sender, recipients, bytes, MAIL options (SIZE included)."""
+    """One message ready to go: sender, recipients, bytes, MAIL options (SIZE included), and
+    the MAIL and RCPT commands (built once, to check their encoding before anything is sent)."""
 
-    __slots__ = ("body", "from_addr", "mail_options", "rcpt_options", "recipients")
+    __slots__ = ("body", "commands", "from_addr", "mail_options", "rcpt_options", "recipients")
 
     def __init__(
         self,
@@ -77,12 +78,14 @@ class Envelope:
         body: bytes,
         mail_options: list[str],
         rcpt_options: Sequence[str],
+        commands: list[Command],
     ) -> None:
         self.from_addr = from_addr
         self.recipients = recipients
         self.body = body
         self.mail_options = mail_options
         self.rcpt_options = rcpt_options
+        self.commands = commands
 
 
 def recipient_list(to_addrs: str | Sequence[str]) -> list[str]:
@@ -121,13 +124,13 @@ def prepare(
             options.append(f"size={len(body)}")
         options.extend(mail_options)
     encoding = mail_encoding(session, options, hooks)
+    commands = [mail_line(session, from_addr, options)]
+    commands += [rcpt_command(session, r, rcpt_options) for r in recipients]
     if encoding != "utf-8":
-        commands = [mail_line(session, from_addr, options)]
-        commands += [rcpt_command(session, r, rcpt_options) for r in recipients]
         for cmd in commands:
             if not cmd.line.isascii():
                 cmd.line.encode(encoding)  # the error smtplib raises when it sends the line
-    return Envelope(from_addr, recipients, body, options, rcpt_options)
+    return Envelope(from_addr, recipients, body, options, rcpt_options, commands)
 
 
 def _check_size(session: Session, size: int, from_addr: str) -> None:
@@ -160,12 +163,12 @@ def sendmail(
     """A whole transaction; returns the refused recipients ``{addr: (code, message)}``."""
     recipients = recipient_list(to_addrs)
     check_arguments(from_addr, recipients, mail_options, rcpt_options)
-    yield from greet(session, hooks)
+    if hooks.ehlo_or_helo_if_needed or (session.helo_resp is None and session.ehlo_resp is None):
+        yield from greet(session, hooks)
     envelope = prepare(session, hooks, from_addr, recipients, msg, mail_options, rcpt_options)
     if recipients and may_pipeline(session, hooks, pipelining):
-        refused = yield from open_transaction(
-            session, hooks, envelope, commands_of(session, envelope)
-        )
+        batches = windows(commands_of(session, envelope))
+        refused = yield from open_transaction(session, hooks, envelope, batches)
         yield message_chunk(session, envelope)
         return (yield from finish_transaction(session, hooks, refused, reset=True))
     return (yield from _lockstep(session, hooks, envelope))
@@ -212,16 +215,14 @@ def commands_of(session: Session, envelope: Envelope) -> list[Command]:
     starts the transaction when it reads their replies.
     """
     session.command_encoding = mail_encoding(session, envelope.mail_options)
-    commands = [mail_line(session, envelope.from_addr, envelope.mail_options)]
-    options = envelope.rcpt_options
-    commands += [rcpt_command(session, r, options) for r in envelope.recipients]
-    commands.append(DATA)
-    return commands
+    return [*envelope.commands, DATA]
 
 
 def windows(commands: Sequence[Command]) -> list[Sequence[Command]]:
     """``commands`` cut into batches of at most :data:`PIPELINE_WINDOW` characters (at least
     one command each)."""
+    if len(commands) < 8 and len("".join([cmd.line for cmd in commands])) <= PIPELINE_WINDOW:
+        return [commands]  # the usual case: a few recipients
     batches: list[Sequence[Command]] = []
     start = size = 0
     for end, cmd in enumerate(commands):
@@ -254,18 +255,23 @@ def open_transaction(
     session: Session,
     hooks: Hooks,
     envelope: Envelope,
-    commands: list[Command],
+    batches: list[Sequence[Command]],
     first_sent: bool = False,
 ) -> Flow[Refused]:
-    """MAIL, RCPT..., DATA pipelined, up to the 354 that lets the message follow.
+    """MAIL, RCPT..., DATA pipelined (``batches`` from :func:`windows`), up to the 354 that
+    lets the message follow.
 
     Returns the refused recipients; raises as the lockstep path would, after RSET or a close.
     """
     session.accepted = []
-    replies = yield from exchange(windows(commands), first_sent)
-    yield from _check_in_step(replies, len(commands))
+    replies = yield from exchange(batches, first_sent)
+    expected = len(envelope.recipients) + 2
+    if _out_of_step(replies, expected):
+        yield CLOSE
+        codes = [reply.code for reply in replies]
+        raise SMTPReplyError(-1, f"Replies out of step with the pipelined commands: {codes}")
     if replies[0].code != 250:
-        yield from _abandon(session, hooks, replies, len(commands))
+        yield from _abandon(session, hooks, replies, expected)
         raise SMTPSenderRefused(replies[0].code, replies[0].message, envelope.from_addr)
     refused: Refused = {}
     for recipient, reply in zip(envelope.recipients, replies[1:], strict=False):
@@ -277,25 +283,25 @@ def open_transaction(
             yield CLOSE
             raise SMTPRecipientsRefused(refused)
     if len(refused) == len(envelope.recipients):
-        yield from _abandon(session, hooks, replies, len(commands))
+        yield from _abandon(session, hooks, replies, expected)
         raise SMTPRecipientsRefused(refused)
     reply = replies[-1]
-    yield Debug("data:", (reply.code, reply.message))
+    if session.debuglevel > 0:
+        yield Debug("data:", (reply.code, reply.message))
     if reply.code != 354:
         yield from close_or_rset(session, hooks, reply.code)
         raise SMTPDataError(reply.code, reply.message)
     return refused
 
 
-def _check_in_step(replies: list[Reply], expected: int) -> Flow[None]:
-    """A reply that cannot answer its command (354 before DATA, success to DATA) means the
-    server answered more or fewer times than asked: the replies are out of step, and the
-    connection with them (as when a reply arrives unasked in lockstep)."""
-    codes = [reply.code for reply in replies]
-    out_of_step = 354 in codes[:-1] or (len(codes) == expected and 200 <= codes[-1] < 300)
-    if out_of_step:
-        yield CLOSE
-        raise SMTPReplyError(-1, f"Replies out of step with the pipelined commands: {codes}")
+def _out_of_step(replies: list[Reply], expected: int) -> bool:
+    """Whether a reply cannot answer its command (354 before DATA, success to DATA): the
+    server answered more or fewer times than asked, and the connection cannot be trusted (as
+    when a reply arrives unasked in lockstep)."""
+    last = len(replies) - 1
+    if any(reply.code == 354 for reply in replies[:last]):
+        return True
+    return last + 1 == expected and 200 <= replies[last].code < 300
 
 
 def _abandon(session: Session, hooks: Hooks, replies: list[Reply], expected: int) -> Flow[None]:
@@ -327,6 +333,8 @@ def finish_transaction(
 ) -> Flow[Refused]:
     """Read the replies to the data written, then :func:`_conclude`."""
     code, resp = yield from data_replies(session)
+    if code == 250 and not session.lmtp:
+        return refused  # delivered: the usual case needs nothing of _conclude
     return (yield from _conclude(session, hooks, refused, code, resp, reset=reset))
 
 

@@ -91,7 +91,7 @@ def test_sendmail_success() -> None:
         "rcpt TO:<b@x>\r\n",
         "rcpt TO:<c@x>\r\n",
         "data\r\n",
-        [b"hi", b"\r\n.\r\n"],
+        [b"hi\r\n.\r\n"],
     ]
     assert state.last_data_reply.message == b"queued"
 
@@ -314,7 +314,7 @@ def test_pipelined_sendmail_writes_mail_rcpt_and_data_in_one_batch() -> None:
     assert result == {"c@x": (550, b"5.1.1 no")}
     assert events == [
         ("mail FROM:<a@x> size=2\r\n", "rcpt TO:<b@x>\r\n", "rcpt TO:<c@x>\r\n", "data\r\n"),
-        [b"hi", b"\r\n.\r\n"],
+        [b"hi\r\n.\r\n"],
     ]
 
 
