@@ -1,10 +1,11 @@
 """The blocking connection under ``SMTP``: writing, reading replies, TLS, running the flows.
 
 :class:`Connection` owns the socket and nothing of SMTP's vocabulary: it performs the events
-the flows of the core yield (``smtpclient.protocol``). What a flow writes is held until it
-reads, so a pipelined batch (or a message's data and the next message's commands) leaves in one
-write. Replies are framed and parsed by the connection's :class:`~smtpclient.ReplyParser`, each
-within the timeout, none taken out of turn. It wraps the socket in TLS and prints smtplib's
+the flows of the core yield (``smtpclient.protocol``). Commands are written at once (the flow
+may work while the server answers), message data is held until the flow writes commands or
+reads, so a message's data and the next message's commands leave in one write. Replies are
+framed and parsed by the connection's :class:`~smtpclient.ReplyParser`, each within the timeout,
+none taken out of turn. It wraps the socket in TLS and prints smtplib's
 debug output (level 1: the traffic; level 2: with timestamps). Every failure of the transport
 closes the connection and becomes :class:`SMTPServerDisconnected`, so the object can
 ``connect()`` again.
@@ -26,7 +27,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar, cast
 
 from ._commands import Command
-from ._events import Chunk, Close, Debug, Flow, Read, Send, StartTLS
+from ._events import Chunk, Close, Debug, Event, Flow, Read, Send, StartTLS
 from ._exceptions import SMTPReplyError, SMTPServerDisconnected
 from ._replies import MAX_LINE, MAX_REPLY_LINES, MAX_REPLY_SIZE, Reply, ReplyParser
 from ._session import Session
@@ -35,6 +36,7 @@ __all__ = ["Connection", "handshake"]
 
 _IOV_MAX = 1024  # buffers per sendmsg (POSIX guarantees 16; Linux and the BSDs allow 1024)
 _CHUNK = 8192  # bytes per read of replies: a reply fits, an EHLO reply too
+_JOIN_LIMIT = 64 * 1024  # up to this many bytes, buffers are joined and sent with one sendall
 _NEVER = float("inf")
 T = TypeVar("T")
 Buffer = bytes | memoryview
@@ -70,6 +72,7 @@ class Connection:
     _parser: ReplyParser
     _out: list[Buffer]  # written by the flow, not yet sent: sent before the next read
     _awaiting = 0  # replies due for what was written (a reply beyond them is unsolicited)
+    _direct = False  # while a flow runs: write commands without putcmd/send (see _prepare)
 
     def set_debuglevel(self, debuglevel: int) -> None:
         """Debug output to stderr: 1 shows the traffic, 2 adds timestamps."""
@@ -103,25 +106,17 @@ class Connection:
 
     def getreply(self) -> tuple[int, bytes]:
         """Read one reply: ``(code, message)``, the lines of a multi-line reply joined by LF."""
+        self._prepare()
         reply = self._read_reply()
         return (reply.code, reply.message)
 
     # -- writing -------------------------------------------------------------------------
 
-    def _direct(self) -> bool:
-        """Whether commands may skip ``putcmd``/``send``: neither replaced, no debug output."""
-        cls = type(self)
-        return (
-            self.debuglevel <= 0
-            and cls.putcmd is Connection.putcmd
-            and cls.send is Connection.send
-            and "putcmd" not in self.__dict__
-            and "send" not in self.__dict__
-        )
-
-    def _write_commands(self, commands: Sequence[Command]) -> None:
-        self._check_in_step()
-        if not self._direct():
+    def _write_commands(self, commands: Sequence[Command], flush: bool = True) -> None:
+        """Write command lines (at once, unless ``flush`` is False: BDAT's goes with its data)."""
+        if not self._awaiting and self._parser.in_progress:
+            self._refuse_unsolicited()
+        if not self._direct:
             self._flush()
             for cmd in commands:
                 self.putcmd(cmd.verb, cmd.args)
@@ -135,15 +130,18 @@ class Connection:
                 raise SMTPServerDisconnected("please run connect() first")
             sys.audit("smtplib.send", self, data)
             self._out.append(data)
+            if flush:
+                self._flush()  # now: the flow may work while the server answers
         self._awaiting += len(commands)
 
     def _write_chunk(self, chunk: Chunk) -> None:
+        """Hold message data (after its command, if any) until the next write or read."""
         if chunk.command is not None:
-            self._write_commands((chunk.command,))
+            self._write_commands((chunk.command,), flush=False)
             self._awaiting -= 1
-        else:
-            self._check_in_step()
-        if not self._direct():
+        elif not self._awaiting and self._parser.in_progress:
+            self._refuse_unsolicited()
+        if not self._direct:
             self._flush()
             self.send(b"".join(chunk.data))
         else:
@@ -153,13 +151,12 @@ class Connection:
             self._out.extend(chunk.data)
         self._awaiting += chunk.replies
 
-    def _check_in_step(self) -> None:
-        """Before writing with no reply due: bytes the server sent unasked would be taken for
-        the next reply, so they end the connection instead."""
-        if not self._awaiting and self._parser.in_progress:
-            unsolicited = self._parser.unread[:80]
-            self.close()
-            raise SMTPReplyError(-1, f"Unsolicited reply from the server: {unsolicited!r}")
+    def _refuse_unsolicited(self) -> None:
+        """Before writing with no reply due, the server had sent something: bytes it sent
+        unasked would be taken for the next reply, so they end the connection instead."""
+        unsolicited = self._parser.unread[:80]
+        self.close()
+        raise SMTPReplyError(-1, f"Unsolicited reply from the server: {unsolicited!r}")
 
     def _flush(self) -> None:
         """Send what the flow wrote: one ``sendmsg`` per batch of buffers, no joined copy."""
@@ -173,9 +170,13 @@ class Connection:
         try:
             if len(out) == 1:
                 sock.sendall(out[0])
-            elif isinstance(sock, socket.socket) and not isinstance(sock, ssl.SSLSocket):
+            elif (
+                sum(map(len, out)) > _JOIN_LIMIT
+                and isinstance(sock, socket.socket)
+                and not isinstance(sock, ssl.SSLSocket)  # no sendmsg over TLS
+            ):
                 _send_buffers(sock, out)
-            else:  # no sendmsg over TLS, nor on a stand-in socket
+            else:  # a few KiB: joining costs less than scatter/gather
                 sock.sendall(b"".join(out))
         except OSError:
             self.close()
@@ -188,38 +189,56 @@ class Connection:
 
         Once a reply has begun, the rest of it must arrive within the socket's timeout: a
         server trickling a byte at a time cannot hold the client longer. Any failure closes
-        the connection.
+        the connection. (The parser's limits and debug output are set by :meth:`_prepare`.)
         """
         if self._out:
             self._flush()
-        parser = self._parser
-        parser.max_lines = self.max_reply_lines
-        parser.max_size = self.max_reply_size
-        debug = self.debuglevel > 0
-        if debug or parser.on_line is not None:
-            parser.on_line = self._debug_line if debug else None
         try:
-            reply = parser.next_reply()
-            deadline = -1.0  # set when a reply needs another read: the first bounds its start
-            while reply is None:
-                if deadline < 0 and parser.in_progress:
-                    deadline = self._deadline()
-                chunk = self._receive(deadline)
-                if not chunk:
-                    reply = parser.feed_eof()  # a last line without its ending counts
-                    if reply is None:
-                        self.close()
-                        raise SMTPServerDisconnected("Connection unexpectedly closed")
-                    break
-                parser.receive(chunk)
-                reply = parser.next_reply()
+            reply = self._parser.next_reply()
+            if reply is None:
+                reply = self._receive_reply()
         except SMTPReplyError:
             self.close()
             raise
-        if debug:
+        if self._session.debuglevel > 0:
             self._print_debug(f"reply: retcode ({reply.code}); Msg: {reply.message!a}")
         self.last_reply = reply
         return reply
+
+    def _receive_reply(self) -> Reply:
+        parser = self._parser
+        deadline = -1.0  # set when a reply needs another read: the first bounds its start
+        while True:
+            if deadline < 0 and parser.in_progress:
+                deadline = self._deadline()
+            chunk = self._receive(deadline)
+            if not chunk:
+                reply = parser.feed_eof()  # a last line without its ending counts
+                if reply is None:
+                    self.close()
+                    raise SMTPServerDisconnected("Connection unexpectedly closed")
+                return reply
+            parser.receive(chunk)
+            reply = parser.next_reply()
+            if reply is not None:
+                return reply
+
+    def _prepare(self) -> bool:
+        """Before running a flow or reading a reply: the parser gets the object's limits and
+        debug output; returns whether commands may be written directly (see ``_direct``)."""
+        parser = self._parser
+        parser.max_lines = self.max_reply_lines
+        parser.max_size = self.max_reply_size
+        debug = self._session.debuglevel > 0
+        parser.on_line = self._debug_line if debug else None
+        cls = type(self)
+        return (
+            not debug
+            and cls.putcmd is Connection.putcmd
+            and cls.send is Connection.send
+            and "putcmd" not in self.__dict__
+            and "send" not in self.__dict__
+        )
 
     def _debug_line(self, line: bytes) -> None:
         self._print_debug("reply:", repr(line))
@@ -280,21 +299,20 @@ class Connection:
             self.close()
             raise
 
-    def _perform(self, event: object) -> Any:
+    def _perform(self, event: Event) -> Any:
         """Perform one event of a flow; its result goes back to the flow."""
-        kind = type(event)
-        if kind is Send:
-            self._write_commands(cast(Send, event).commands)
-        elif kind is Chunk:
-            self._write_chunk(cast(Chunk, event))
-        elif kind is Debug:
-            if self.debuglevel > 0:
-                self._print_debug(*cast(Debug, event).args)
-        elif kind is Close:
+        if type(event) is Send:
+            self._write_commands(event.commands)
+        elif type(event) is Chunk:
+            self._write_chunk(event)
+        elif type(event) is Debug:
+            if self._session.debuglevel > 0:
+                self._print_debug(*event.args)
+        elif type(event) is Close:
             self.close()
-        elif kind is StartTLS:
-            self._start_tls(cast(ssl.SSLContext, cast(StartTLS, event).context))
-        elif kind is Read:
+        elif type(event) is StartTLS:
+            self._start_tls(cast(ssl.SSLContext, event.context))
+        elif type(event) is Read:
             if self._awaiting > 0:
                 self._awaiting -= 1
             return self._read_reply()
@@ -305,6 +323,7 @@ class Connection:
     def _drive(self, flow: Flow[T]) -> T:
         """Run a flow of the core over this connection, to its return value."""
         value: Any = None
+        outer, self._direct = self._direct, self._prepare()
         try:
             event = next(flow)
             while True:
@@ -321,6 +340,8 @@ class Connection:
                 event = flow.send(value)
         except StopIteration as stop:
             return cast(T, stop.value)
+        finally:
+            self._direct = outer  # a flow run from a hook (an override) ends inside another
 
     def close(self) -> None:
         """Close the connection (the object can ``connect()`` again)."""

@@ -25,6 +25,7 @@ from ._exceptions import (
     SMTPServerDisconnected,
 )
 from ._hooks import NO_HOOKS, Hooks
+from ._message import data_pieces
 from ._session import Session
 from ._steps import greet
 from ._transaction import (
@@ -51,7 +52,6 @@ Item = email.message.Message | tuple[str, str | Sequence[str], str | bytes]
 Result = dict[str, tuple[int, bytes]] | Exception
 """What ``send_many`` gives for one item: the refused recipients, or the exception."""
 
-_Next = tuple[int, Envelope, list[Sequence[Command]]]
 
 
 def send_many(
@@ -116,37 +116,49 @@ def _prepared(
 def _pipelined(
     session: Session, hooks: Hooks, todo: list[Item], results: list[Result | None]
 ) -> Flow[None]:
-    """Each message's data written with the next message's first batch of commands."""
+    """Each message's data written with the next message's first batch of commands; the
+    message after that is prepared while the server answers."""
     ready = _prepared(session, hooks, todo, results)
-    current = _next(session, ready)
-    first_sent = False
-    while current is not None:
-        index, envelope, batches = current
+    item = next(ready, None)
+    batches: list[Sequence[Command]] | None = None  # the item's, once its first batch is sent
+    while item is not None:
+        index, envelope = item
+        following = None
         try:
-            refused = yield from open_transaction(session, hooks, envelope, batches, first_sent)
+            if batches is None:
+                batches = yield from _start(session, envelope)
+            pieces = data_pieces(envelope.body)  # while the server answers
+            following = next(ready, None)  # likewise
+            refused = yield from open_transaction(session, hooks, envelope, batches, True)
         except Exception as exc:
             results[index] = exc
             if _lost(exc):
                 return
-            current, first_sent = _next(session, ready), False
+            item = following if batches is not None else next(ready, None)
+            batches = None
             continue
-        yield message_chunk(session, envelope)
-        current = _next(session, ready)
-        if current is not None:
-            yield Send(current[2][0])
-        first_sent = current is not None
+        yield message_chunk(session, pieces)
+        batches = None
+        if following is not None:
+            try:
+                batches = yield from _start(session, following[1])
+            except Exception as exc:  # nothing of it was written
+                results[following[0]] = exc
+                following = next(ready, None)
         try:
             results[index] = yield from finish_transaction(session, hooks, refused, reset=False)
         except Exception as exc:
             results[index] = exc
             if _lost(exc):
                 return
+        item = following
 
 
-def _next(session: Session, ready: Iterator[tuple[int, Envelope]]) -> _Next | None:
-    for index, envelope in ready:
-        return index, envelope, windows(commands_of(session, envelope))
-    return None
+def _start(session: Session, envelope: Envelope) -> Flow[list[Sequence[Command]]]:
+    """Write the first batch of ``envelope``'s commands; return all its batches."""
+    batches = windows(commands_of(session, envelope))
+    yield Send(batches[0])
+    return batches
 
 
 def _lost(exc: Exception) -> bool:

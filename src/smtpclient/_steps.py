@@ -65,8 +65,9 @@ def command(cmd: Command) -> Flow[CodeText]:
 
 
 def has_extn(session: Session, hooks: Hooks, name: str) -> bool:
-    """Whether the server advertised ``name``, asked through the driver's ``has_extn`` hook."""
-    return hooks.has_extn(name) if hooks.has_extn else session.has_extension(name)
+    """Whether the server advertised ``name`` (lower case), asked through the driver's
+    ``has_extn`` hook if it gave one."""
+    return hooks.has_extn(name) if hooks.has_extn else name in session.esmtp_features
 
 
 def greeting(session: Session) -> Flow[CodeText]:

@@ -69,7 +69,15 @@ class Envelope:
     """One message ready to go: sender, recipients, bytes, MAIL options (SIZE included), and
     the MAIL and RCPT commands (built once, to check their encoding before anything is sent)."""
 
-    __slots__ = ("body", "commands", "from_addr", "mail_options", "rcpt_options", "recipients")
+    __slots__ = (
+        "body",
+        "commands",
+        "encoding",
+        "from_addr",
+        "mail_options",
+        "rcpt_options",
+        "recipients",
+    )
 
     def __init__(
         self,
@@ -79,6 +87,7 @@ class Envelope:
         mail_options: list[str],
         rcpt_options: Sequence[str],
         commands: list[Command],
+        encoding: str,
     ) -> None:
         self.from_addr = from_addr
         self.recipients = recipients
@@ -86,6 +95,7 @@ class Envelope:
         self.mail_options = mail_options
         self.rcpt_options = rcpt_options
         self.commands = commands
+        self.encoding = encoding
 
 
 def recipient_list(to_addrs: str | Sequence[str]) -> list[str]:
@@ -130,7 +140,7 @@ def prepare(
         for cmd in commands:
             if not cmd.line.isascii():
                 cmd.line.encode(encoding)  # the error smtplib raises when it sends the line
-    return Envelope(from_addr, recipients, body, options, rcpt_options, commands)
+    return Envelope(from_addr, recipients, body, options, rcpt_options, commands, encoding)
 
 
 def _check_size(session: Session, size: int, from_addr: str) -> None:
@@ -168,8 +178,10 @@ def sendmail(
     envelope = prepare(session, hooks, from_addr, recipients, msg, mail_options, rcpt_options)
     if recipients and may_pipeline(session, hooks, pipelining):
         batches = windows(commands_of(session, envelope))
-        refused = yield from open_transaction(session, hooks, envelope, batches)
-        yield message_chunk(session, envelope)
+        yield Send(batches[0])
+        pieces = data_pieces(envelope.body)  # made while the server answers
+        refused = yield from open_transaction(session, hooks, envelope, batches, first_sent=True)
+        yield message_chunk(session, pieces)
         return (yield from finish_transaction(session, hooks, refused, reset=True))
     return (yield from _lockstep(session, hooks, envelope))
 
@@ -214,7 +226,11 @@ def commands_of(session: Session, envelope: Envelope) -> list[Command]:
     ``send_many``), so nothing else of the session changes here: :func:`open_transaction`
     starts the transaction when it reads their replies.
     """
-    session.command_encoding = mail_encoding(session, envelope.mail_options)
+    encoding = mail_encoding(session, envelope.mail_options)
+    if encoding != envelope.encoding and encoding != "utf-8":  # reset since it was prepared
+        for cmd in envelope.commands:
+            cmd.line.encode(encoding)
+    session.command_encoding = encoding
     return [*envelope.commands, DATA]
 
 
@@ -322,10 +338,11 @@ def _abandon(session: Session, hooks: Hooks, replies: list[Reply], expected: int
     yield from quiet_rset(session, hooks)
 
 
-def message_chunk(session: Session, envelope: Envelope) -> Chunk:
-    """The message's bytes after 354, with the replies due (one per recipient for LMTP)."""
+def message_chunk(session: Session, pieces: list[bytes | memoryview]) -> Chunk:
+    """The message's bytes (``data_pieces``) after 354, with the replies due (one per
+    accepted recipient for LMTP)."""
     replies = max(len(session.accepted), 1) if session.lmtp else 1
-    return Chunk(data_pieces(envelope.body), replies=replies)
+    return Chunk(pieces, replies=replies)
 
 
 def finish_transaction(
