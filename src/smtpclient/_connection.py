@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar, cast
 
 from ._commands import Command
-from ._events import Chunk, Close, Debug, Event, Flow, Read, Send, StartTLS
+from ._events import Chunk, Close, Debug, Event, Flow, Read, ReadUpTo, Send, StartTLS
 from ._exceptions import SMTPReplyError, SMTPServerDisconnected
 from ._replies import MAX_LINE, MAX_REPLY_LINES, MAX_REPLY_SIZE, Reply, ReplyParser
 from ._session import Session
@@ -73,6 +73,7 @@ class Connection:
     _out: list[Buffer]  # written by the flow, not yet sent: sent before the next read
     _awaiting = 0  # replies due for what was written (a reply beyond them is unsolicited)
     _direct = False  # while a flow runs: write commands without putcmd/send (see _prepare)
+    _broken: SMTPReplyError | None = None  # a bad reply found after those _read_up_to returned
 
     def set_debuglevel(self, debuglevel: int) -> None:
         """Debug output to stderr: 1 shows the traffic, 2 adds timestamps."""
@@ -193,6 +194,9 @@ class Connection:
         """
         if self._out:
             self._flush()
+        if self._broken is not None:  # found by _read_up_to after the replies it returned
+            error, self._broken = self._broken, None
+            raise error
         try:
             reply = self._parser.next_reply()
             if reply is None:
@@ -204,6 +208,27 @@ class Connection:
             self._print_debug(f"reply: retcode ({reply.code}); Msg: {reply.message!a}")
         self.last_reply = reply
         return reply
+
+    def _read_up_to(self, limit: int) -> list[Reply]:
+        """The next reply, and those after it already received, up to ``limit`` in all.
+
+        A malformed reply among the later ones closes the connection and is raised by the next
+        read, so the good replies before it reach the flow first, as they would one by one.
+        """
+        replies = [self._read_reply()]
+        parser = self._parser
+        debug = self._session.debuglevel > 0
+        try:
+            while len(replies) < limit and (reply := parser.next_reply()) is not None:
+                if debug:
+                    self._print_debug(f"reply: retcode ({reply.code}); Msg: {reply.message!a}")
+                self.last_reply = reply
+                replies.append(reply)
+        except SMTPReplyError as error:
+            self.close()
+            self._broken = error
+        self._awaiting = max(self._awaiting - len(replies), 0)
+        return replies
 
     def _receive_reply(self) -> Reply:
         parser = self._parser
@@ -312,6 +337,8 @@ class Connection:
             self.close()
         elif type(event) is StartTLS:
             self._start_tls(cast(ssl.SSLContext, event.context))
+        elif type(event) is ReadUpTo:
+            return self._read_up_to(event.limit)
         elif type(event) is Read:
             if self._awaiting > 0:
                 self._awaiting -= 1

@@ -11,6 +11,8 @@ event              the driver                                                  s
 :class:`Send`      writes the command lines (encoded with the session's        None
                    ``command_encoding``); one reply is due for each
 :class:`Read`      reads the next reply                                        a ``Reply``
+:class:`ReadUpTo`  reads the replies already received, up to ``limit``, or      a list of
+                   the next one if none is                                     ``Reply``
 :class:`Chunk`     writes message bytes (after ``command``, if any); one       None
                    reply is due for it (LMTP: ``replies`` of them)
 :class:`StartTLS`  wraps the connection in TLS, dropping buffered plaintext    None
@@ -31,7 +33,19 @@ from typing import Any, Final, TypeVar
 
 from ._commands import Command
 
-__all__ = ["CLOSE", "READ", "Chunk", "Close", "Debug", "Event", "Flow", "Read", "Send", "StartTLS"]
+__all__ = [
+    "CLOSE",
+    "READ",
+    "Chunk",
+    "Close",
+    "Debug",
+    "Event",
+    "Flow",
+    "Read",
+    "ReadUpTo",
+    "Send",
+    "StartTLS",
+]
 
 T = TypeVar("T")
 
@@ -55,6 +69,23 @@ class Read:
 
     def __repr__(self) -> str:
         return "READ"
+
+
+class ReadUpTo:
+    """Read up to ``limit`` replies: every one already received (none beyond ``limit``), or the
+    next one if none is; send back their list (one to ``limit`` replies, in order).
+
+    A pipelined batch's replies usually arrive together: this takes them in one event. A
+    driver may always send back just the next reply, as for :class:`Read`.
+    """
+
+    __slots__ = ("limit",)
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    def __repr__(self) -> str:
+        return f"ReadUpTo({self.limit})"
 
 
 class Chunk:
@@ -108,6 +139,6 @@ class Debug:
 READ: Final = Read()
 CLOSE: Final = Close()
 
-Event = Send | Read | Chunk | StartTLS | Close | Debug
+Event = Send | Read | ReadUpTo | Chunk | StartTLS | Close | Debug
 Flow = Generator[Event, Any, T]
 """A flow returning ``T``: yields events, receives their results (see the table above)."""

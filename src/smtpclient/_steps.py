@@ -156,15 +156,19 @@ def mail_command(
     session: Session, sender: str, options: Sequence[str], hooks: Hooks = NO_HOOKS
 ) -> Command:
     """MAIL FROM's command; starts the transaction (``SMTPUTF8`` switches commands to UTF-8)."""
+    check_argument(sender)
     session.command_encoding = mail_encoding(session, options, hooks)
     session.accepted = []
     return mail_line(session, sender, options)
 
 
 def mail_line(session: Session, sender: str, options: Sequence[str]) -> Command:
-    """MAIL FROM's command line, nothing else (options only for an ESMTP session)."""
+    """MAIL FROM's command line, nothing else (options only for an ESMTP session).
+
+    ``sender`` was checked by the caller (``check_argument``: an error that names it).
+    """
     optionlist = " " + " ".join(options) if options and session.does_esmtp else ""
-    return Command("mail", f"FROM:{quoteaddr(check_argument(sender))}{optionlist}")
+    return Command("mail", f"FROM:{quoteaddr(sender)}{optionlist}")
 
 
 def mail(
@@ -175,14 +179,14 @@ def mail(
 
 
 def rcpt_command(session: Session, recip: str, options: Sequence[str]) -> Command:
-    """RCPT TO's command."""
+    """RCPT TO's command; ``recip`` was checked by the caller (as for :func:`mail_line`)."""
     optionlist = " " + " ".join(options) if options and session.does_esmtp else ""
-    return Command("rcpt", f"TO:{quoteaddr(check_argument(recip))}{optionlist}")
+    return Command("rcpt", f"TO:{quoteaddr(recip)}{optionlist}")
 
 
 def rcpt(session: Session, recip: str, options: Sequence[str] = ()) -> Flow[CodeText]:
     """RCPT TO; an accepted recipient is remembered for LMTP's per-recipient replies."""
-    code, message = yield from command(rcpt_command(session, recip, options))
+    code, message = yield from command(rcpt_command(session, check_argument(recip), options))
     if code in (250, 251):
         session.accepted.append(recip)
     return (code, message)

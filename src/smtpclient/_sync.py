@@ -180,6 +180,7 @@ class SMTP(Connection):
         self._parser.reset()
         self._out = []
         self._awaiting = 0
+        self._broken = None
 
     def connect(
         self, host: str = "localhost", port: int = 0, source_address: tuple[str, int] | None = None

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from ._commands import Command, check_argument
-from ._events import CLOSE, READ, Chunk, Debug, Flow, Send
+from ._events import CLOSE, READ, Chunk, Debug, Flow, ReadUpTo, Send
 from ._exceptions import (
     SMTPDataError,
     SMTPNotSupportedError,
@@ -259,11 +259,14 @@ def exchange(batches: list[Sequence[Command]], first_sent: bool = False) -> Flow
     for number, batch in enumerate(batches):
         if number or not first_sent:
             yield Send(batch)
-        for _ in batch:
-            reply: Reply = yield READ
-            replies.append(reply)
-            if reply.code == 421:
-                return replies
+        wanted = len(batch)
+        while wanted:
+            got: list[Reply] = yield ReadUpTo(wanted)
+            for reply in got:
+                replies.append(reply)
+                if reply.code == 421:
+                    return replies
+            wanted -= len(got)
     return replies
 
 
@@ -315,8 +318,9 @@ def _out_of_step(replies: list[Reply], expected: int) -> bool:
     server answered more or fewer times than asked, and the connection cannot be trusted (as
     when a reply arrives unasked in lockstep)."""
     last = len(replies) - 1
-    if any(reply.code == 354 for reply in replies[:last]):
-        return True
+    for reply in replies[:last]:
+        if reply.code == 354:
+            return True
     return last + 1 == expected and 200 <= replies[last].code < 300
 
 

@@ -17,6 +17,8 @@ How it fits together:
     ``session.command_encoding``; send back None. One reply is due per command.
   - :class:`Read` (:data:`READ`): read the next reply (a :class:`ReplyParser` turns bytes into
     :class:`Reply` objects) and send it back.
+  - :class:`ReadUpTo` ``(limit)``: send back a list of the replies already received (at most
+    ``limit``), or of the next one if none is; ``[next reply]`` is always a correct answer.
   - :class:`Chunk` ``(data, command, replies)``: write ``command`` (if any) then the message
     bytes ``data`` (buffers, sent as their concatenation); send back None.
   - :class:`StartTLS` ``(context)``: start TLS on the connection, dropping unread plaintext.
@@ -48,9 +50,11 @@ A whole blocking driver over a connected socket fits in a few lines::
             elif isinstance(event, protocol.Chunk):
                 head = event.command.line.encode() if event.command else b""
                 sock.sendall(head + b"".join(event.data))
-            elif isinstance(event, protocol.Read):
+            elif isinstance(event, (protocol.Read, protocol.ReadUpTo)):
                 while (value := parser.next_reply()) is None:
                     parser.receive(sock.recv(65536))  # (EOF handling left out)
+                if isinstance(event, protocol.ReadUpTo):
+                    value = [value]
             elif isinstance(event, protocol.Close):
                 sock.close()
 
@@ -64,7 +68,19 @@ from __future__ import annotations
 from ._auth import auth_flow as auth
 from ._auth import authobject
 from ._commands import Command
-from ._events import CLOSE, READ, Chunk, Close, Debug, Event, Flow, Read, Send, StartTLS
+from ._events import (
+    CLOSE,
+    READ,
+    Chunk,
+    Close,
+    Debug,
+    Event,
+    Flow,
+    Read,
+    ReadUpTo,
+    Send,
+    StartTLS,
+)
 from ._hooks import NO_HOOKS, AuthObject, Hooks
 from ._login import login
 from ._many import Item, Result, send_many
@@ -105,6 +121,7 @@ __all__ = [
     "Hooks",
     "Item",
     "Read",
+    "ReadUpTo",
     "Reply",
     "ReplyParser",
     "Result",

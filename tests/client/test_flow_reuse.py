@@ -53,6 +53,11 @@ class AsyncDriver:
             self.pending += [bytes(piece) for piece in event.data]
         elif isinstance(event, protocol.Read):
             return await self._read()
+        elif isinstance(event, protocol.ReadUpTo):
+            replies = [await self._read()]
+            while len(replies) < event.limit and (reply := self.parser.next_reply()):
+                replies.append(reply)
+            return replies
         elif isinstance(event, protocol.Close):
             self.writer.close()
         return None

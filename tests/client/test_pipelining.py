@@ -152,6 +152,8 @@ HOSTILE = {
     "one reply too few": [(b"MAIL", b"250 ok\r\n"), (b"RCPT", b"250 ok\r\n"), (b"DATA", SILENT)],
     # It answers the batch with a malformed line.
     "garbage in the batch": [(b"MAIL", b"250 ok\r\n"), (b"RCPT", b"hello\r\n")],
+    # The same, in the segment of a good reply (read together, raised after the good one).
+    "garbage after a good reply": [(b"MAIL", b"250 ok\r\nhello\r\n")],
 }
 
 

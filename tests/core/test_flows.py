@@ -71,6 +71,11 @@ def drive(
                 value = replies.pop(0)
             else:
                 error = SMTPServerDisconnected("Connection unexpectedly closed")
+        elif isinstance(event, flows.ReadUpTo):  # the whole wire is "received" at once
+            if replies:
+                value, replies = replies[: event.limit], replies[event.limit :]
+            else:
+                error = SMTPServerDisconnected("Connection unexpectedly closed")
 
 
 def run(flow: Generator[Any, Any, Any], wire: bytes) -> tuple[Any, list[Any]]:
@@ -395,13 +400,15 @@ class Responder:
                 self.queue.append(self.finals.pop(0) if len(self.finals) > 1 else self.finals[0])
             elif isinstance(event, Close):
                 self.closed = True
-            elif isinstance(event, flows.Read):
+            elif isinstance(event, (flows.Read, flows.ReadUpTo)):  # one reply at a time
                 if self.closed or not self.queue:
                     error = SMTPServerDisconnected("Connection unexpectedly closed")
                 else:
                     code = self.queue.pop(0)
                     self.closed = code == 421
                     value = flows.Reply(code, (b"text",))
+                    if isinstance(event, flows.ReadUpTo):
+                        value = [value]
 
 
 def outcome(lmtp: bool, pipelining: bool, script: tuple[Any, ...]) -> Any:

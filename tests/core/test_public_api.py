@@ -35,9 +35,10 @@ def test_all_is_smtplib_names_plus_ours_sorted() -> None:
 PROTOCOL = [
     "CLOSE", "MAX_LINE", "MAX_REPLY_LINES", "MAX_REPLY_SIZE", "NO_HOOKS", "PIPELINE_WINDOW",
     "READ", "AuthObject", "Chunk", "Close", "Command", "Debug", "Event", "Flow", "Hooks", "Item",
-    "Read", "Reply", "ReplyParser", "Result", "Send", "Session", "StartTLS", "auth", "authobject",
-    "data", "ehlo", "ehlo_or_helo_if_needed", "expn", "greeting", "helo", "login", "mail", "quit",
-    "rcpt", "rset", "send_many", "send_message", "sendmail", "simple", "starttls", "verify",
+    "Read", "ReadUpTo", "Reply", "ReplyParser", "Result", "Send", "Session", "StartTLS", "auth",
+    "authobject", "data", "ehlo", "ehlo_or_helo_if_needed", "expn", "greeting", "helo", "login",
+    "mail", "quit", "rcpt", "rset", "send_many", "send_message", "sendmail", "simple", "starttls",
+    "verify",
 ]  # fmt: skip
 
 
