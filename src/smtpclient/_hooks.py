@@ -43,7 +43,8 @@ class Hooks:
     data: Callable[[bytes], Flow[CodeText]] | None = None
     sendmail: (
         Callable[
-            [str, Sequence[str], bytes, Sequence[str], Sequence[str]], Flow[dict[str, CodeText]]
+            [str, str | Sequence[str], str | bytes, Sequence[str], Sequence[str]],
+            Flow[dict[str, CodeText]],
         ]
         | None
     ) = None

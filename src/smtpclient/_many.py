@@ -7,8 +7,9 @@ transaction whatever its reply), so a message costs one round trip. Each item ge
 result, in order: the refused-recipient dict, or the exception ``sendmail`` would have raised for
 it; one failed message never changes another's result. Once the connection is lost (a 421, a
 hang-up, a broken reply) every message not yet confirmed is failed with SMTPServerDisconnected,
-never reported as sent. Without PIPELINING, or when a hook replaces MAIL, RCPT or DATA, the
-messages go one ``sendmail`` (or ``send_message``) after another, with the same results.
+never reported as sent. Without PIPELINING, or when a hook replaces MAIL, RCPT, DATA or
+``sendmail``, the messages go one ``sendmail`` (or ``send_message``) after another, through the
+hooks, with the same results.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def send_many(
         yield from greet(session, hooks)
     except Exception as exc:  # nothing can be sent: every item fails alike
         return [exc] * len(todo)
-    if not may_pipeline(session, hooks, pipelining):
+    if hooks.sendmail or not may_pipeline(session, hooks, pipelining):
         for index, item in enumerate(todo):
             try:
                 results[index] = yield from _one(session, hooks, item)
@@ -87,6 +88,8 @@ def _one(session: Session, hooks: Hooks, item: Item) -> Flow[dict[str, tuple[int
     if isinstance(item, email.message.Message):
         return (yield from send_message(session, item, hooks=hooks, pipelining=False))
     from_addr, to_addrs, msg = item
+    if hooks.sendmail:  # a replaced sendmail sees every message, as send_message's do
+        return (yield from hooks.sendmail(from_addr, to_addrs, msg, (), ()))
     return (yield from sendmail(session, from_addr, to_addrs, msg, hooks=hooks, pipelining=False))
 
 

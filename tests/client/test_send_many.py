@@ -164,3 +164,14 @@ def test_not_connected_fails_every_item() -> None:
     smtp = smtpclient.SMTP(local_hostname=LOCAL)
     results = smtp.send_many([("a@example.com", "b@example.com", b"x\r\n")] * 2)
     assert [type(r) for r in results] == [smtpclient.SMTPServerDisconnected] * 2
+
+
+def test_an_overridden_sendmail_sees_every_message(server: FakeSMTPServer) -> None:
+    class Rewriting(smtpclient.SMTP):
+        def sendmail(self, from_addr: str, to_addrs: Any, msg: Any, *args: Any) -> Any:
+            return super().sendmail(from_addr, "staging@example.com", msg, *args)
+
+    with Rewriting(server.host, server.port, local_hostname=LOCAL) as smtp:
+        results = smtp.send_many([("a@example.com", "b@example.com", "x\n"), letter("y")])
+    assert results == [{}, {}]
+    assert [m.rcpt_tos for m in server.wait_for(2)] == [("staging@example.com",)] * 2
