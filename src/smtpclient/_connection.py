@@ -28,12 +28,17 @@ from typing import Any, TypeVar, cast
 
 from ._commands import Command
 from ._events import Chunk, Close, Debug, Event, Flow, Read, ReadUpTo, Send, StartTLS
-from ._exceptions import SMTPReplyError, SMTPServerDisconnected
+from ._exceptions import SMTPGreetingError, SMTPReplyError, SMTPServerDisconnected
 from ._replies import MAX_LINE, MAX_REPLY_LINES, MAX_REPLY_SIZE, Reply, ReplyParser
 from ._session import Session
+from ._steps import greeting
 
 __all__ = ["Connection", "handshake"]
 
+# The real socket class, taken once: code written for smtplib replaces the ``socket`` module the
+# client sees (``smtpclient._sync.socket = mock_socket``), and a stand-in socket is read
+# through its ``makefile()``, as smtplib reads every socket, whatever that module holds.
+_SOCKET_TYPE = socket.socket
 _IOV_MAX = 1024  # buffers per sendmsg (POSIX guarantees 16; Linux and the BSDs allow 1024)
 _CHUNK = 8192  # bytes per read of replies: a reply fits, an EHLO reply too
 _JOIN_LIMIT = 64 * 1024  # up to this many bytes, buffers are joined and sent with one sendall
@@ -148,8 +153,11 @@ class Connection:
         else:
             if self.sock is None:
                 raise SMTPServerDisconnected("please run connect() first")
-            sys.audit("smtplib.send", self, chunk.data)
-            self._out.extend(chunk.data)
+            # Joined (a small message is one piece already): the "smtplib.send" audit event
+            # carries the bytes sent, as smtplib's does.
+            data = chunk.data[0] if len(chunk.data) == 1 else b"".join(chunk.data)
+            sys.audit("smtplib.send", self, data)
+            self._out.append(data)
         self._awaiting += chunk.replies
 
     def _refuse_unsolicited(self) -> None:
@@ -160,7 +168,7 @@ class Connection:
         raise SMTPReplyError(-1, f"Unsolicited reply from the server: {unsolicited!r}")
 
     def _flush(self) -> None:
-        """Send what the flow wrote: one ``sendmsg`` per batch of buffers, no joined copy."""
+        """Send what the flow wrote in one write: joined, or (large) with one ``sendmsg``."""
         out = self._out
         if not out:
             return
@@ -173,7 +181,7 @@ class Connection:
                 sock.sendall(out[0])
             elif (
                 sum(map(len, out)) > _JOIN_LIMIT
-                and isinstance(sock, socket.socket)
+                and isinstance(sock, _SOCKET_TYPE)
                 and not isinstance(sock, ssl.SSLSocket)  # no sendmsg over TLS
             ):
                 _send_buffers(sock, out)
@@ -272,7 +280,7 @@ class Connection:
         """When the reply begun now must be complete: the socket's timeout from now (or never)."""
         sock = self.sock
         # A stand-in for a socket (smtplib's own tests use one) gets no deadline.
-        timeout = sock.gettimeout() if isinstance(sock, socket.socket) else None
+        timeout = sock.gettimeout() if isinstance(sock, _SOCKET_TYPE) else None
         return _NEVER if timeout is None else time.monotonic() + timeout
 
     def _receive(self, deadline: float) -> bytes:
@@ -282,7 +290,7 @@ class Connection:
         if sock is None:
             raise SMTPServerDisconnected("please run connect() first")
         timeout = None
-        if 0 <= deadline < _NEVER and isinstance(sock, socket.socket):
+        if 0 <= deadline < _NEVER and isinstance(sock, _SOCKET_TYPE):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self.close()
@@ -305,6 +313,13 @@ class Connection:
         if self.file is None:
             self.file = sock.makefile("rb")
         return cast(io.BufferedReader, self.file)
+
+    def _read_greeting(self) -> tuple[int, bytes]:
+        """The server's greeting; a malformed one is SMTPGreetingError (an SMTPConnectError)."""
+        try:
+            return self._drive(greeting(self._session))
+        except SMTPReplyError as exc:
+            raise SMTPGreetingError(exc.smtp_code, exc.smtp_error) from exc
 
     # -- TLS, closing, driving -----------------------------------------------------------
 
@@ -387,7 +402,7 @@ class Connection:
 
 def _is_socket(sock: object) -> bool:
     """A real socket, not a stand-in (smtplib's own tests give the client one)."""
-    return isinstance(sock, socket.socket)
+    return isinstance(sock, _SOCKET_TYPE)
 
 
 def _send_buffers(sock: socket.socket, buffers: list[Buffer]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._auth import auth_flow, authobject
+from ._auth import auth_flow, authobject, check_credentials
 from ._events import Flow
 from ._exceptions import SMTPAuthenticationError, SMTPException, SMTPNotSupportedError
 from ._hooks import NO_HOOKS, Hooks
@@ -26,8 +26,10 @@ def login(
     Each is tried in turn while the server refuses the credentials; the last refusal is raised.
     XOAUTH2 (``password`` is then the OAuth 2.0 token) is used only when the server offers none
     of the three, where smtplib would give up. The authobjects and the AUTH exchange go through
-    ``hooks.authobject`` and ``hooks.auth`` when the driver gives them.
+    ``hooks.authobject`` and ``hooks.auth`` when the driver gives them. NUL, CR or LF in
+    ``user`` or ``password`` is a ValueError before anything is sent.
     """
+    check_credentials(user, password)
     yield from greet(session, hooks)
     if not has_extn(session, hooks, "auth"):
         raise SMTPNotSupportedError("SMTP AUTH extension not supported by server.")

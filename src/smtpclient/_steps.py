@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 
-from ._commands import Command, addr_only, check_argument, quoteaddr
+from ._commands import FROM, TO, Command, addr_only, check_argument, quoteaddr
 from ._events import CLOSE, READ, Chunk, Debug, Flow, Send, StartTLS
 from ._exceptions import (
     SMTPDataError,
@@ -168,7 +168,7 @@ def mail_line(session: Session, sender: str, options: Sequence[str]) -> Command:
     ``sender`` was checked by the caller (``check_argument``: an error that names it).
     """
     optionlist = " " + " ".join(options) if options and session.does_esmtp else ""
-    return Command("mail", f"FROM:{quoteaddr(sender)}{optionlist}")
+    return Command("mail", f"{FROM}{quoteaddr(sender)}{optionlist}")
 
 
 def mail(
@@ -181,7 +181,7 @@ def mail(
 def rcpt_command(session: Session, recip: str, options: Sequence[str]) -> Command:
     """RCPT TO's command; ``recip`` was checked by the caller (as for :func:`mail_line`)."""
     optionlist = " " + " ".join(options) if options and session.does_esmtp else ""
-    return Command("rcpt", f"TO:{quoteaddr(recip)}{optionlist}")
+    return Command("rcpt", f"{TO}{quoteaddr(recip)}{optionlist}")
 
 
 def rcpt(session: Session, recip: str, options: Sequence[str] = ()) -> Flow[CodeText]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import binascii
 import contextlib
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import pytest
@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from smtpclient import (
+    SMTPAuthenticationError,
     SMTPDataError,
     SMTPException,
     SMTPRecipientsRefused,
@@ -23,7 +24,9 @@ from smtpclient import (
     xoauth2,
 )
 from smtpclient import protocol as flows
+from smtpclient._auth import cram_md5_response, login_response, plain_response, xoauth2_response
 from smtpclient.protocol import CLOSE, Chunk, Close, Hooks, ReplyParser, Send, Session
+from tests._support.wire import wire
 
 
 def State(*, lmtp: bool = False, features: dict[str, str] | None = None) -> Session:
@@ -92,9 +95,9 @@ def test_sendmail_success() -> None:
     )
     assert result == {"c@x": (550, b"5.1.1 no")}
     assert events == [
-        "mail FROM:<a@x> size=2\r\n",
-        "rcpt TO:<b@x>\r\n",
-        "rcpt TO:<c@x>\r\n",
+        wire("mail FROM:<a@x> size=2\r\n"),
+        wire("rcpt TO:<b@x>\r\n"),
+        wire("rcpt TO:<c@x>\r\n"),
         "data\r\n",
         [b"hi\r\n.\r\n"],
     ]
@@ -237,7 +240,7 @@ def test_replaced_steps_are_taken_through_the_hooks() -> None:
     flow = flows.sendmail(State(features={"pipelining": ""}), "a@x", ["b@x"], "hi", hooks=hooks)
     result, events = run(flow, b"250 ok\r\n")
     assert result == {}
-    assert events == ["mail FROM:<a@x>\r\n"]  # replaced RCPT/DATA: no pipelining
+    assert events == [wire("mail FROM:<a@x>\r\n")]  # replaced RCPT/DATA: no pipelining
     assert calls == [("rcpt", ("b@x", ())), ("data", (b"hi",))]
 
 
@@ -248,7 +251,7 @@ def test_has_extn_hook_decides_size_and_smtputf8() -> None:
         b"250 ok\r\n250 ok\r\n354 go\r\n250 q\r\n",
     )
     # The hook hid SIZE (no size=) and claimed everything else, PIPELINING included.
-    assert events[0] == ("mail FROM:<a@x>\r\n", "rcpt TO:<b@x>\r\n", "data\r\n")
+    assert events[0] == (wire("mail FROM:<a@x>\r\n"), wire("rcpt TO:<b@x>\r\n"), "data\r\n")
 
 
 def test_auth_cancelled_when_the_challenge_cannot_be_answered() -> None:
@@ -272,9 +275,49 @@ def test_auth_cancelled_when_the_challenge_cannot_be_answered() -> None:
 def test_undecodable_challenge_cancels_too() -> None:
     wire = b"334 abc\r\n501 cancelled\r\n"  # bad padding
     events: list[Any] = []
-    with pytest.raises(binascii.Error, match="padding"):
+    with pytest.raises(SMTPAuthenticationError, match="Invalid base64") as caught:
         drive(flows.auth(State(features={}), "LOGIN", lambda c=None: "u", True), wire, events)
     assert events == ["AUTH LOGIN dQ==\r\n", "*\r\n"]
+    assert isinstance(caught.value.__cause__, binascii.Error)
+    assert caught.value.smtp_code == 334
+
+
+@pytest.mark.parametrize(
+    ("user", "password"),
+    [
+        ("alice\0admin", "s3cret"),
+        ("alice", "s3cret\r\nx"),
+        ("alice\n", "s3cret"),
+        ("alice", "s3\0"),
+    ],
+)
+@pytest.mark.parametrize("mechanism", ["CRAM-MD5", "PLAIN", "LOGIN", "XOAUTH2"])
+def test_login_refuses_nul_cr_lf_in_credentials_before_anything(
+    mechanism: str, user: str, password: str
+) -> None:
+    state = State(features={"auth": mechanism})
+    flow = flows.login(state, user, password, False)
+    with pytest.raises(ValueError, match="NUL, CR or LF") as caught:
+        next(flow)  # not one event: nothing for any driver to send
+    assert "alice" not in str(caught.value)  # the values are never shown
+    assert "s3" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "respond",
+    [
+        lambda u, p: plain_response(u, p),
+        lambda u, p: login_response(u, p, 1),
+        lambda u, p: login_response(u, p, 2),
+        lambda u, p: cram_md5_response(u, p, b"<1.2@x>"),
+        lambda u, p: xoauth2_response(u, p),
+        lambda u, p: xoauth2(u, p),
+    ],
+)
+def test_every_mechanism_refuses_nul_cr_lf(respond: Callable[[str, str], object]) -> None:
+    for user, password in [("a\0b", "p"), ("a", "p\r"), ("a\n", "p")]:
+        with pytest.raises(ValueError, match="NUL, CR or LF"):
+            respond(user, password)
 
 
 def record(flow: Generator[Any, Any, Any], wire: bytes) -> list[Any]:
@@ -318,7 +361,12 @@ def test_pipelined_sendmail_writes_mail_rcpt_and_data_in_one_batch() -> None:
     )
     assert result == {"c@x": (550, b"5.1.1 no")}
     assert events == [
-        ("mail FROM:<a@x> size=2\r\n", "rcpt TO:<b@x>\r\n", "rcpt TO:<c@x>\r\n", "data\r\n"),
+        (
+            wire("mail FROM:<a@x> size=2\r\n"),
+            wire("rcpt TO:<b@x>\r\n"),
+            wire("rcpt TO:<c@x>\r\n"),
+            "data\r\n",
+        ),
         [b"hi\r\n.\r\n"],
     ]
 
@@ -328,7 +376,11 @@ def test_pipelining_switched_off_is_lockstep() -> None:
         flows.sendmail(State(features=PIPELINED), "a@x", ["b@x"], "hi", pipelining=False),
         b"250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n",
     )
-    assert events[:3] == ["mail FROM:<a@x> size=2\r\n", "rcpt TO:<b@x>\r\n", "data\r\n"]
+    assert events[:3] == [
+        wire("mail FROM:<a@x> size=2\r\n"),
+        wire("rcpt TO:<b@x>\r\n"),
+        "data\r\n",
+    ]
 
 
 def test_no_recipient_accepted_and_data_refused_sends_no_message() -> None:
