@@ -15,6 +15,7 @@ import pytest
 import smtpclient
 from smtpclient import protocol
 from smtpfake import FakeSMTPServer
+from tests._support.wire import wire
 
 
 class AsyncDriver:
@@ -112,7 +113,7 @@ def test_sendmail_pipelined_by_a_hand_written_driver(server: FakeSMTPServer) -> 
     assert greeting[0] == 220
     assert refused == {"no@example.com": (550, b"5.1.1 No such user")}
     assert data_reply.code == 250
-    assert writes[1] == (  # after EHLO: MAIL, both RCPT and DATA in one write
+    assert writes[1] == wire(  # after EHLO: MAIL, both RCPT and DATA in one write
         b"mail FROM:<a@example.com>\r\nrcpt TO:<b@example.com>\r\n"
         b"rcpt TO:<no@example.com>\r\ndata\r\n"
     )

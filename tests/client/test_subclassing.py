@@ -17,6 +17,7 @@ import pytest
 
 import smtpclient
 from smtpfake import FakeSMTPServer
+from tests._support.wire import FROM, TO
 
 from ._servers import RecordingHandler, StartServer
 
@@ -174,9 +175,9 @@ def test_an_overridden_putcmd_sees_every_command() -> None:
         assert server.wait_for(1)[0].raw == b"hi\r\n"
     assert smtp.log == [
         ("ehlo", LOCAL),
-        ("mail", "FROM:<a@example.com>"),
-        ("rcpt", "TO:<b@example.com>"),
-        ("rcpt", "TO:<c@example.com>"),
+        ("mail", f"{FROM}<a@example.com>"),
+        ("rcpt", f"{TO}<b@example.com>"),
+        ("rcpt", f"{TO}<c@example.com>"),
         ("data", ""),
         ("noop", ""),
         ("QUIT", ""),
