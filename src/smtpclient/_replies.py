@@ -149,33 +149,36 @@ class ReplyParser:
         """The next complete reply from what was received, or None if it is not all there."""
         buffer = self._buffer
         start = self._start
-        while True:
-            end = buffer.find(b"\n", start)
-            if end < 0:  # keep only the partial line
-                self._buffer = buffer[start:] if start else buffer
-                self._start = 0
-                if len(self._buffer) > self.max_line:
-                    raise self._fail(500, "Line too long.")
-                return None
+        end = buffer.find(b"\n", start)
+        if (  # the usual reply, one line "CODE text": parsed here, without framing a line
+            start + 3 < end < start + self.max_line
+            and buffer[start + 3] == 32  # a space after the code
+            and not self._lines
+            and self.on_line is None
+        ):
+            code = buffer[start : start + 3]
+            if code.isdigit() and 50 <= code[0] <= 53:  # 2xx to 5xx
+                if end + 1 == len(buffer):
+                    self._buffer = b""
+                    self._start = 0
+                else:
+                    self._start = end + 1
+                return Reply(int(code), (buffer[start + 4 : end + 1].strip(b" \t\r\n"),))
+        while end >= 0:
             self._start = end + 1
-            line = buffer[start : end + 1]
-            if (  # the usual reply, one line "CODE text": parsed here, at no extra call
-                line[3:4] == b" "
-                and not self._lines
-                and self.on_line is None
-                and end - start < self.max_line
-                and line[:3].isdigit()
-                and 50 <= line[0] <= 53
-            ):
-                reply: Reply | None = Reply(int(line[:3]), (line[4:].strip(b" \t\r\n"),))
-            else:
-                reply = self._line(line)
+            reply = self._line(buffer[start : end + 1])
             start = end + 1
             if reply is not None:
                 if start == len(buffer):
                     self._buffer = b""
                     self._start = 0
                 return reply
+            end = buffer.find(b"\n", start)
+        self._buffer = buffer[start:] if start else buffer  # keep only the partial line
+        self._start = 0
+        if len(self._buffer) > self.max_line:
+            raise self._fail(500, "Line too long.")
+        return None
 
     def feed(self, data: bytes) -> list[Reply]:
         """Take any chunk of bytes; return the replies it completes (possibly none)."""
