@@ -120,41 +120,48 @@ def _pipelined(
     session: Session, hooks: Hooks, todo: list[Item], results: list[Result | None]
 ) -> Flow[None]:
     """Each message's data written with the next message's first batch of commands; the
-    message after that is prepared while the server answers."""
+    messages after it are prepared while the server answers, not while the client waits."""
     ready = _prepared(session, hooks, todo, results)
     item = next(ready, None)
-    batches: list[Sequence[Command]] | None = None  # the item's, once its first batch is sent
+    batches: list[Sequence[Command]] | None = None  # item's, once its first batch is written
+    pieces: list[bytes | memoryview] | None = None  # item's data, once made
+    following: tuple[int, Envelope] | None = None
+    ahead = False  # whether ``following`` was taken from ``ready`` already
     while item is not None:
         index, envelope = item
-        following = None
         try:
             if batches is None:
                 batches = yield from _start(session, envelope)
-            pieces = data_pieces(envelope.body)  # while the server answers
-            following = next(ready, None)  # likewise
+            if pieces is None:
+                pieces = data_pieces(envelope.body)
+            if not ahead:
+                following, ahead = next(ready, None), True
             refused = yield from open_transaction(session, hooks, envelope, batches, True)
         except Exception as exc:
             results[index] = exc
             if _lost(exc):
                 return
-            item = following if batches is not None else next(ready, None)
-            batches = None
+            item = following if ahead else next(ready, None)
+            batches = pieces = following = None
+            ahead = False
             continue
         yield message_chunk(session, pieces)
-        batches = None
+        batches = pieces = None
         if following is not None:
             try:
                 batches = yield from _start(session, following[1])
+                pieces = data_pieces(following[1].body)  # while the server answers
             except Exception as exc:  # nothing of it was written
                 results[following[0]] = exc
                 following = next(ready, None)
+        after = next(ready, None) if following is not None else None  # likewise
         try:
             results[index] = yield from finish_transaction(session, hooks, refused, reset=False)
         except Exception as exc:
             results[index] = exc
             if _lost(exc):
                 return
-        item = following
+        item, following = following, after
 
 
 def _start(session: Session, envelope: Envelope) -> Flow[list[Sequence[Command]]]:
