@@ -59,6 +59,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from . import _steps as steps
+from . import _tls
 from ._auth import (
     AuthObject,
     auth_flow,
@@ -77,7 +78,7 @@ from ._many import Item, Result, send_many
 from ._overrides import HOOKED, SessionView, hooks_of
 from ._replies import MAX_LINE, Reply, ReplyParser
 from ._session import Session
-from ._tls import check_tls_arguments, default_context, tls_context
+from ._tls import check_tls_arguments, tls_context
 from ._transaction import send_message, sendmail
 
 __all__ = ["DEFAULT_TIMEOUT", "SMTP", "SMTP_PORT"]
@@ -217,7 +218,7 @@ class SMTP(Connection):
         """The context ``starttls()`` and ``SMTP_SSL`` use when given none: verified, built once
         per process (``smtpclient.default_context()``). The supported hook for changing it:
         override it in a subclass, or patch it on the class (the pytest plugin does)."""
-        return default_context()
+        return _tls.default_context()
 
     # -- commands ------------------------------------------------------------------------
 
