@@ -15,8 +15,8 @@ The host name is left alone, so TLS still checks the name the application asked 
 server answers SNI for any name with a certificate from the session's test CA. For the client to
 accept it, the redirect adds that CA to the trust store of the context actually used, at the
 moment it is used: the context passed to ``starttls()`` or held by ``SMTP_SSL`` (when it verifies
-certificates at all), and ``smtpclient``'s default context (the one attribute
-``smtpclient._tls.default_context``), replaced for the test by one that trusts the CA. Nothing
+certificates at all), and ``smtpclient``'s default context (its supported hook,
+``SMTP.default_tls_context()``), replaced for the test by one that trusts the CA. Nothing
 else about a context changes; host-name checking stays on. The added trust outlives the test on
 a context the application keeps, and is harmless: the test CA's key lives only in this process.
 
@@ -145,11 +145,11 @@ class Redirect:
             importlib.import_module("smtpclient")
         except ImportError:  # the client is optional: code that only knows smtplib is redirected
             return
-        self._patch_module(patch, importlib.import_module("smtpclient"))
-        # smtpclient looks its default context up through this one module attribute, at each
-        # use, so SMTP_SSL() and starttls() without a context both get the trusting one.
-        tls = importlib.import_module("smtpclient._tls")
-        patch.setattr(tls, "default_context", trusting_context)
+        client = importlib.import_module("smtpclient")
+        self._patch_module(patch, client)
+        # smtpclient's supported hook: SMTP_SSL() and starttls() without a context both ask
+        # SMTP.default_tls_context() for theirs, so both get the trusting one.
+        patch.setattr(client.SMTP, "default_tls_context", lambda _client: trusting_context())
 
     def _patch_module(self, patch: pytest.MonkeyPatch, module: ModuleType) -> None:
         """Patch the module's SMTP, SMTP_SSL and LMTP (the same seams in smtplib and smtpclient)."""

@@ -3,8 +3,11 @@
 ``import smtpclient as smtplib`` keeps an application working: the same classes, functions,
 constants and exceptions (each a subclass of its smtplib namesake), with TLS verified by
 default and the other differences listed in ``smtpclient._sync``'s docstring and docs/client.md.
+
+The sans-I/O core the client runs on is public in :mod:`smtpclient.protocol`, for other drivers.
 """
 
+from . import protocol
 from ._auth import xoauth2
 from ._commands import CRLF, bCRLF, quoteaddr
 from ._exceptions import (
@@ -50,6 +53,7 @@ __all__ = [
     "SMTPServerDisconnected",
     "bCRLF",
     "default_context",
+    "protocol",
     "quoteaddr",
     "quotedata",
     "xoauth2",

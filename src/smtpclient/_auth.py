@@ -16,16 +16,19 @@ import binascii
 import contextlib
 import hmac
 from collections.abc import Callable
-from typing import Any
 
-from ._commands import command_line
-from ._events import CLOSE, Flow
+from ._commands import Command
+from ._events import CLOSE, READ, Flow, Send
 from ._exceptions import SMTPAuthenticationError, SMTPException
+from ._hooks import AuthObject
+from ._replies import Reply
+from ._session import Session
 
 __all__ = [
     "MAX_CHALLENGES",
     "AuthObject",
     "auth_flow",
+    "authobject",
     "check_credentials",
     "cram_md5_response",
     "login_response",
@@ -37,8 +40,6 @@ __all__ = [
 
 MAX_CHALLENGES = 5
 """More 334 challenges than this in one exchange is a server looping (smtplib's limit)."""
-
-AuthObject = Callable[..., "str | None"]
 
 
 def check_credentials(user: str, password: str) -> None:
@@ -118,12 +119,38 @@ def _b64(text: str) -> str:
     return base64.b64encode(text.encode("ascii")).decode("ascii")
 
 
+def authobject(session: Session, mechanism: str) -> AuthObject:
+    """The authobject for ``mechanism`` from the session's user and password (smtplib's
+    ``auth_cram_md5``, ``auth_plain``, ``auth_login``, and our ``auth_xoauth2``)."""
+
+    def answer(challenge: bytes | None = None) -> str | None:
+        user, password = session.user, session.password
+        if mechanism == "CRAM-MD5":
+            return None if challenge is None else cram_md5_response(user, password, challenge)
+        if mechanism == "PLAIN":
+            return plain_response(user, password)
+        if mechanism == "LOGIN":
+            count = 1 if challenge is None else session.auth_challenge_count
+            return login_response(user, password, count)
+        if challenge is None:
+            return xoauth2_response(user, password)
+        return xoauth2_answer(user, password, session.auth_challenge_count)
+
+    return answer
+
+
+def _ask(line: Command) -> Flow[Reply]:
+    yield Send((line,))
+    reply: Reply = yield READ
+    return reply
+
+
 def auth_flow(
-    state: Any, mechanism: str, authobject: AuthObject, initial_response_ok: bool
+    session: Session, mechanism: str, authobject: AuthObject, initial_response_ok: bool
 ) -> Flow[tuple[int, bytes]]:
     """AUTH ``mechanism`` driven by ``authobject``; 235 or 503 returned, else raises.
 
-    ``state._auth_challenge_count`` counts challenges as smtplib does (LOGIN reads it). When no
+    ``session.auth_challenge_count`` counts challenges as smtplib does (LOGIN reads it). When no
     answer to a challenge can be made (a bad challenge, an authobject error, a non-ASCII
     answer), the exchange is cancelled with ``*`` before the error is raised, so the session
     stays in step (a challenge that is not valid base64 is SMTPAuthenticationError); smtplib
@@ -133,24 +160,24 @@ def auth_flow(
     mechanism = mechanism.upper()
     initial = authobject() if initial_response_ok else None
     if initial is not None:
-        reply = yield command_line("AUTH", mechanism + " " + _b64(initial))
-        state._auth_challenge_count = 1
+        reply = yield from _ask(Command("AUTH", mechanism + " " + _b64(initial)))
+        session.auth_challenge_count = 1
     else:
-        reply = yield command_line("AUTH", mechanism)
-        state._auth_challenge_count = 0
+        reply = yield from _ask(Command("AUTH", mechanism))
+        session.auth_challenge_count = 0
     while reply.code == 334:
-        state._auth_challenge_count += 1
+        session.auth_challenge_count += 1
         try:
             answer = authobject(_decode_challenge(reply.message))
-            line = command_line(_b64(answer or ""))
+            line = Command(_b64(answer or ""))
         except Exception:
             # No answer (a bad challenge, an authobject error, a non-ASCII answer): cancel the
             # exchange with "*" (RFC 4954, 4) so the next command is not taken for an answer.
             with contextlib.suppress(SMTPException):
-                yield command_line("*")
+                yield from _ask(Command("*"))
             raise
-        reply = yield line
-        if state._auth_challenge_count > MAX_CHALLENGES:
+        reply = yield from _ask(line)
+        if session.auth_challenge_count > MAX_CHALLENGES:
             yield CLOSE  # the server is looping, and still waits for an answer: give up on it
             raise SMTPException(
                 "Server AUTH mechanism infinite loop. Last response: "

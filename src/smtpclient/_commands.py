@@ -16,10 +16,10 @@ __all__ = [
     "CRLF",
     "FROM",
     "TO",
+    "Command",
     "addr_only",
     "bCRLF",
     "check_argument",
-    "command_line",
     "quoteaddr",
 ]
 
@@ -62,12 +62,33 @@ def check_argument(text: str) -> str:
     return text
 
 
-def command_line(cmd: str, args: str = "") -> str:
-    """``"CMD args\\r\\n"``; ValueError if the line holds a control character (C0 or DEL)."""
-    line = cmd if args == "" else f"{cmd} {args}"
-    if not line.isprintable() and _CONTROL.search(line):
-        _refuse(line)
-    return line + CRLF
+class Command:
+    """One command line: ``verb`` and ``args`` as smtplib's ``putcmd(cmd, args)`` takes them.
+
+    ``line`` is ``"verb args\r\n"`` (no space without args). Building one refuses a control
+    character (C0 or DEL) with ValueError, so nothing of a bad command is ever sent.
+    """
+
+    __slots__ = ("args", "line", "verb")
+
+    def __init__(self, verb: str, args: str = "") -> None:
+        line = verb if args == "" else f"{verb} {args}"
+        if not line.isprintable() and _CONTROL.search(line):
+            _refuse(line)
+        self.verb = verb
+        self.args = args
+        self.line = line + CRLF
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Command):
+            return NotImplemented
+        return self.line == other.line
+
+    def __hash__(self) -> int:
+        return hash(self.line)
+
+    def __repr__(self) -> str:
+        return f"Command({self.line!r})"
 
 
 def quoteaddr(addrstring: str) -> str:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import smtplib
 
-from ._replies import enhanced_status_of
+from ._status import enhanced_status_of
 
 __all__ = [
     "SMTPAuthenticationError",

@@ -12,23 +12,23 @@ spaces, tabs and the line ending) and adds what smtplib lacks:
   error (smtplib returns code -1 and carries on out of step with the server);
 - enhanced status codes (RFC 3463, ``5.1.1``) read from the first line's text.
 
-Errors are :class:`~smtpclient.SMTPReplyError`; after one, the connection cannot be trusted and
-the drivers close it.
+Like h11's connection object, the parser is fed bytes as they arrive (:meth:`ReplyParser.receive`)
+and asked for the next reply (:meth:`ReplyParser.next_reply`): lines are framed here and nowhere
+else, and a reply is parsed only when it is asked for, so bytes that follow it (a reply the
+server sent unasked) stay unread for the caller to judge. Errors are
+:class:`~smtpclient.SMTPReplyError`; after one, the connection cannot be trusted and the drivers
+close it.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from typing import Final
 
-__all__ = [
-    "MAX_LINE",
-    "MAX_REPLY_LINES",
-    "MAX_REPLY_SIZE",
-    "Reply",
-    "ReplyParser",
-    "enhanced_status_of",
-]
+from ._exceptions import SMTPReplyError
+from ._status import enhanced_status_of
+
+__all__ = ["MAX_LINE", "MAX_REPLY_LINES", "MAX_REPLY_SIZE", "Reply", "ReplyParser"]
 
 MAX_LINE: Final = 8192
 """Longest reply line accepted, in bytes, line ending included (smtplib's ``_MAXLINE``)."""
@@ -37,24 +37,7 @@ MAX_REPLY_LINES: Final = 1000
 MAX_REPLY_SIZE: Final = 512 * 1024
 """Most bytes accepted in one reply, all lines together."""
 
-_ENHANCED = re.compile(rb"([245])\.[0-9]{1,3}\.[0-9]{1,3}(?=[ \t]|\Z)")
 _FINAL_SEPARATORS: Final = frozenset((b" ", b"\r", b"\n", b""))
-
-
-def enhanced_status_of(code: object, text: object) -> str | None:
-    """The RFC 3463 status code that starts ``text`` (``"5.1.1"``), or None.
-
-    The status must have the reply code's class (a 550 reply carries ``5.x.y``), as RFC 2034
-    requires; anything else is ordinary text.
-    """
-    if isinstance(text, str):
-        text = text.encode("utf-8", "replace")
-    if not isinstance(text, bytes) or not isinstance(code, int):  # an exception built by hand
-        return None
-    match = _ENHANCED.match(text)
-    if match is None or not 200 <= code <= 599 or str(code)[0] != chr(match.group(1)[0]):
-        return None
-    return match.group(0).decode("ascii")
 
 
 class Reply:
@@ -79,11 +62,6 @@ class Reply:
         """The RFC 3463 status at the start of the first line (``"2.0.0"``), or None."""
         return enhanced_status_of(self.code, self.lines[0]) if self.lines else None
 
-    @property
-    def is_success(self) -> bool:
-        """True for a 2xx reply."""
-        return 200 <= self.code <= 299
-
     def as_tuple(self) -> tuple[int, bytes]:
         """``(code, message)``: what smtplib's methods return."""
         return (self.code, self.message)
@@ -101,15 +79,27 @@ class Reply:
 
 
 class ReplyParser:
-    """Turn reply lines (or arbitrary chunks of bytes) into :class:`Reply` objects.
+    """Turn the bytes a server sends into :class:`Reply` objects.
 
-    ``feed_line`` takes one line as a buffered reader returns it (``readline(MAX_LINE + 1)``);
-    ``feed`` takes any chunk and frames the lines itself. Both raise
-    :class:`~smtpclient.SMTPReplyError` for a malformed or over-limit reply, after which the
-    parser is empty again. Memory held is bounded by the limits given here.
+    ``receive(data)`` buffers any chunk; ``next_reply()`` frames lines from the buffer and
+    returns the next complete reply, or None until more bytes arrive; ``feed(data)`` does both
+    and returns every reply completed; ``feed_eof()`` ends the stream. ``on_line``, if set, is
+    called with each raw line as it is framed (drivers print debug output with it). Errors are
+    :class:`~smtpclient.SMTPReplyError`, after which the parser is empty again. Memory held is
+    bounded by the limits given here plus the chunk last received.
     """
 
-    __slots__ = ("_buffer", "_code", "_lines", "_size", "max_line", "max_lines", "max_size")
+    __slots__ = (
+        "_buffer",
+        "_code",
+        "_lines",
+        "_size",
+        "_start",
+        "max_line",
+        "max_lines",
+        "max_size",
+        "on_line",
+    )
 
     def __init__(
         self,
@@ -120,7 +110,9 @@ class ReplyParser:
         self.max_line = max_line
         self.max_lines = max_lines
         self.max_size = max_size
+        self.on_line: Callable[[bytes], object] | None = None
         self._buffer = b""
+        self._start = 0
         self._code = b""
         self._lines: list[bytes] = []
         self._size = 0
@@ -128,23 +120,89 @@ class ReplyParser:
     @property
     def in_progress(self) -> bool:
         """True while part of a reply (a line or a continuation) has been read."""
-        return bool(self._lines or self._buffer)
+        return bool(self._lines) or self._start < len(self._buffer)
+
+    @property
+    def unread(self) -> bytes:
+        """Bytes received and not yet part of a returned reply (a partial line excluded)."""
+        return self._buffer[self._start :]
 
     def reset(self) -> None:
-        """Forget any partial reply."""
+        """Forget everything buffered and any partial reply."""
         self._buffer = b""
+        self._start = 0
         self._code = b""
         self._lines = []
         self._size = 0
 
-    def _fail(self, code: int, message: str) -> Exception:
-        from ._exceptions import SMTPReplyError
+    def receive(self, data: bytes) -> None:
+        """Buffer ``data`` (any chunk of the stream) for :meth:`next_reply`."""
+        if self._start:
+            self._buffer = self._buffer[self._start :] + data
+            self._start = 0
+        elif self._buffer:
+            self._buffer += data
+        else:
+            self._buffer = data
 
+    def next_reply(self) -> Reply | None:
+        """The next complete reply from what was received, or None if it is not all there."""
+        buffer = self._buffer
+        start = self._start
+        end = buffer.find(b"\n", start)
+        if (  # the usual reply, one line "CODE text": parsed here, without framing a line
+            start + 3 < end < start + self.max_line
+            and buffer[start + 3] == 32  # a space after the code
+            and not self._lines
+            and self.on_line is None
+        ):
+            code = buffer[start : start + 3]
+            if code.isdigit() and 50 <= code[0] <= 53:  # 2xx to 5xx
+                if end + 1 == len(buffer):
+                    self._buffer = b""
+                    self._start = 0
+                else:
+                    self._start = end + 1
+                return Reply(int(code), (buffer[start + 4 : end + 1].strip(b" \t\r\n"),))
+        while end >= 0:
+            self._start = end + 1
+            reply = self._line(buffer[start : end + 1])
+            start = end + 1
+            if reply is not None:
+                if start == len(buffer):
+                    self._buffer = b""
+                    self._start = 0
+                return reply
+            end = buffer.find(b"\n", start)
+        self._buffer = buffer[start:] if start else buffer  # keep only the partial line
+        self._start = 0
+        if len(self._buffer) > self.max_line:
+            raise self._fail(500, "Line too long.")
+        return None
+
+    def feed(self, data: bytes) -> list[Reply]:
+        """Take any chunk of bytes; return the replies it completes (possibly none)."""
+        self.receive(data)
+        replies: list[Reply] = []
+        while (reply := self.next_reply()) is not None:
+            replies.append(reply)
+        return replies
+
+    def feed_eof(self) -> Reply | None:
+        """The peer closed: a last line without its line ending still counts (as smtplib)."""
+        rest = self._buffer[self._start :]
+        self._buffer = b""
+        self._start = 0
+        return self._line(rest) if rest else None
+
+    def _fail(self, code: int, message: str) -> SMTPReplyError:
         self.reset()
         return SMTPReplyError(code, message)
 
-    def feed_line(self, line: bytes) -> Reply | None:
-        """Take one line; return the reply it completes, or None if more lines follow."""
+    def _line(self, line: bytes) -> Reply | None:
+        """Take one framed line; return the reply it completes, or None if more lines follow."""
+        if self.on_line is not None:
+            self.on_line(line)
         size = len(line)
         if size > self.max_line:
             raise self._fail(500, "Line too long.")
@@ -175,27 +233,3 @@ class ReplyParser:
         self._lines = []
         self._size = 0
         return reply
-
-    def feed(self, data: bytes) -> list[Reply]:
-        """Take any chunk of bytes; return the replies it completes (possibly none)."""
-        buffer = self._buffer + data if self._buffer else data
-        replies: list[Reply] = []
-        start = 0
-        while True:
-            end = buffer.find(b"\n", start)
-            if end < 0:
-                break
-            reply = self.feed_line(buffer[start : end + 1])
-            start = end + 1
-            if reply is not None:
-                replies.append(reply)
-        rest = buffer[start:]
-        if len(rest) > self.max_line:
-            raise self._fail(500, "Line too long.")
-        self._buffer = rest
-        return replies
-
-    def feed_eof(self) -> Reply | None:
-        """The peer closed: a last line without its line ending still counts (as smtplib)."""
-        rest, self._buffer = self._buffer, b""
-        return self.feed_line(rest) if rest else None

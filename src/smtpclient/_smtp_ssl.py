@@ -6,7 +6,6 @@ import socket
 import ssl
 import sys
 
-from . import _tls
 from ._connection import handshake
 from ._sync import DEFAULT_TIMEOUT, SMTP
 from ._tls import check_tls_arguments, client_cert_context
@@ -34,8 +33,8 @@ class SMTP_SSL(SMTP):
 
         The one given to the constructor; else a verified context of this object's own, built
         on first read (``ssl.create_default_context()``, ~20 ms). Until then the connections
-        use the process-wide cached default (``smtpclient._tls.default_context``), which no
-        attribute exposes: its cost is paid once per process, and code that adjusts
+        use ``default_tls_context()`` (the process-wide cached default), which no attribute
+        exposes: its cost is paid once per process, and code that adjusts
         ``smtp.context`` (smtplib's contexts are per object) changes only this object.
         """
         context = self._own_context
@@ -104,9 +103,11 @@ class SMTP_SSL(SMTP):
         new_socket = super()._get_socket(host, port, timeout)
         try:
             context = self._own_context
-            if context is None:
-                context = _tls.default_context()
-            return handshake(context, new_socket, self._host)
+            if context is None:  # the supported hook: SMTP.default_tls_context()
+                context = self.default_tls_context()
+            wrapped = handshake(context, new_socket, self._host)
         except BaseException:
             new_socket.close()
             raise
+        self._session.tls = True
+        return wrapped

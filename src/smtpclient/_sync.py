@@ -35,9 +35,17 @@ Where this client differs from smtplib, on purpose:
   raised, so the session stays in step; a server that keeps challenging is hung up on.
 - ``data()`` encodes a ``str`` message before sending DATA, so a non-ASCII one fails first.
 
-As in smtplib, the compound methods go through the public ones: a subclass overriding ``mail``,
-``rcpt``, ``data``, ``rset``, ``ehlo``, ``helo``, ``ehlo_or_helo_if_needed``, ``sendmail`` or
-``auth`` sees ``sendmail``, ``send_message`` and ``login`` call its override.
+- When the server advertises PIPELINING (RFC 2920), ``sendmail`` and ``send_message`` write
+  MAIL, RCPT and DATA in one go (same results and errors; see ``smtpclient.protocol``); set
+  ``pipelining = False`` on the object or the class to send them one by one. ``send_many``
+  sends many messages at one round trip each.
+
+As in smtplib, the compound methods go through the public ones: a subclass (or a patch on the
+object) replacing ``mail``, ``rcpt``, ``data``, ``rset``, ``ehlo``, ``helo``,
+``ehlo_or_helo_if_needed``, ``sendmail``, ``auth``, ``auth_<mechanism>``, ``has_extn``,
+``putcmd`` or ``send`` sees ``sendmail``, ``send_message`` and ``login`` call it. The core knows
+nothing of this: ``_hooks`` here turns the replaced methods into the core's ``Hooks``, and a
+transaction whose MAIL, RCPT or DATA is replaced runs in lockstep, one method call at a time.
 """
 
 from __future__ import annotations
@@ -47,10 +55,11 @@ import email.message
 import socket
 import ssl
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from . import _flows as flows
+from . import _steps as steps
+from . import _tls
 from ._auth import (
     AuthObject,
     auth_flow,
@@ -60,15 +69,17 @@ from ._auth import (
     xoauth2_answer,
     xoauth2_response,
 )
-from ._commands import command_line
+from ._commands import Command
 from ._connection import Connection
 from ._exceptions import SMTPConnectError, SMTPResponseException, SMTPServerDisconnected
+from ._hooks import Hooks
+from ._login import login
+from ._many import Item, Result, send_many
+from ._overrides import HOOKED, SessionView, hooks_of
 from ._replies import MAX_LINE, Reply, ReplyParser
+from ._session import Session
 from ._tls import check_tls_arguments, tls_context
-
-# The default context comes from ``_tls.tls_context``, which looks up
-# ``smtpclient._tls.default_context`` at each call: that module attribute is the one place to
-# patch it (the pytest plugin's redirect does).
+from ._transaction import send_message, sendmail
 
 __all__ = ["DEFAULT_TIMEOUT", "SMTP", "SMTP_PORT"]
 
@@ -81,19 +92,30 @@ class SMTP(Connection):
     """A connection to an SMTP server, with smtplib.SMTP's methods and attributes.
 
     ``SMTP(host, port)`` connects at once (SMTPConnectError unless the greeting is 220). Use
-    ``sendmail``/``send_message`` for whole transactions, or the command methods one by one.
+    ``sendmail``/``send_message`` for whole transactions, ``send_many`` for many messages, or
+    the command methods one by one. The session attributes (``esmtp_features``,
+    ``does_esmtp``, ``helo_resp``...) are views of the core's :class:`~smtpclient.protocol.Session`.
     """
 
-    helo_resp: bytes | None = None
     ehlo_msg = "ehlo"
-    ehlo_resp: bytes | None = None
-    does_esmtp = False
     default_port = SMTP_PORT
-    last_data_reply: Reply | None = None
+    pipelining = True
+    """Use PIPELINING when the server offers it. False sends each command and waits for its
+    reply, for a server that advertises PIPELINING and mishandles it."""
     _lmtp = False
-    local_hostname: str
-    user: str
-    password: str
+
+    debuglevel: SessionView[int] = SessionView("debuglevel")
+    helo_resp: SessionView[bytes | None] = SessionView("helo_resp")
+    ehlo_resp: SessionView[bytes | None] = SessionView("ehlo_resp")
+    does_esmtp: SessionView[bool] = SessionView("does_esmtp")
+    esmtp_features: SessionView[dict[str, str]] = SessionView("esmtp_features")
+    command_encoding: SessionView[str] = SessionView("command_encoding")
+    local_hostname: SessionView[str] = SessionView("local_hostname")
+    user: SessionView[str] = SessionView("user")
+    password: SessionView[str] = SessionView("password")
+    last_data_reply: SessionView[Reply | None] = SessionView("last_data_reply")
+    last_data_replies: SessionView[list[tuple[str, Reply]]] = SessionView("last_data_replies")
+    _auth_challenge_count: SessionView[int] = SessionView("auth_challenge_count")
 
     def __init__(
         self,
@@ -103,15 +125,12 @@ class SMTP(Connection):
         timeout: float | None = DEFAULT_TIMEOUT,
         source_address: tuple[str, int] | None = None,
     ) -> None:
+        self._session = Session(ehlo_msg=self.ehlo_msg, lmtp=self._lmtp)
+        self._parser = ReplyParser(MAX_LINE, self.max_reply_lines, self.max_reply_size)
+        self._out = []
         self._host = host
         self.timeout = timeout
-        self.esmtp_features: dict[str, str] = {}
-        self.command_encoding = "ascii"
         self.source_address = source_address
-        self._auth_challenge_count = 0
-        self._accepted: list[str] = []
-        self.last_data_replies: list[tuple[str, Reply]] = []
-        self._parser = ReplyParser(MAX_LINE, self.max_reply_lines, self.max_reply_size)
         if host:
             try:
                 code, msg = self.connect(host, port)
@@ -121,17 +140,7 @@ class SMTP(Connection):
             if code != 220:
                 self.close()
                 raise SMTPConnectError(code, msg)
-        if local_hostname is not None:
-            self.local_hostname = local_hostname
-        else:
-            fqdn = socket.getfqdn()
-            if "." in fqdn:
-                self.local_hostname = fqdn
-            else:
-                addr = "127.0.0.1"
-                with contextlib.suppress(socket.gaierror):
-                    addr = socket.gethostbyname(socket.gethostname())
-                self.local_hostname = f"[{addr}]"
+        self.local_hostname = _local_hostname() if local_hostname is None else local_hostname
 
     def __enter__(self) -> SMTP:
         return self
@@ -145,6 +154,14 @@ class SMTP(Connection):
             pass
         finally:
             self.close()
+
+    @property
+    def session(self) -> Session:
+        """The core's session for this connection (read it; the flows keep it up to date)."""
+        return self._session
+
+    def _hooks(self) -> Hooks:
+        return hooks_of(self, _ORIGINALS)
 
     # -- connection ----------------------------------------------------------------------
 
@@ -161,12 +178,11 @@ class SMTP(Connection):
         if self.sock is not None or self.file is not None:
             self.close()
         self._host = host
-        self.helo_resp = self.ehlo_resp = None
-        self.esmtp_features = {}
-        self.does_esmtp = False
-        self.command_encoding = "ascii"
-        self._accepted = []
+        self._session.new_connection()
         self._parser.reset()
+        self._out = []
+        self._awaiting = 0
+        self._broken = None
 
     def connect(
         self, host: str = "localhost", port: int = 0, source_address: tuple[str, int] | None = None
@@ -193,50 +209,42 @@ class SMTP(Connection):
             self._print_debug("connect:", repr(msg))
         return (code, msg)
 
-    def putcmd(self, cmd: str, args: str = "") -> None:
-        """Send one command; ValueError if it holds a control character."""
-        self.send(command_line(cmd, args))
-
     def docmd(self, cmd: str, args: str = "") -> tuple[int, bytes]:
         """Send a command and return its reply."""
         self.putcmd(cmd, args)
         return self.getreply()
 
-    # -- smtplib's internal calls to public methods ---------------------------------------
-
-    def _overrides(self, name: str) -> bool:
-        """Whether this object's ``name`` method is not ours (the flows then call it)."""
-        return getattr(type(self), name) is not _STEPS[name] or name in self.__dict__
+    def default_tls_context(self) -> ssl.SSLContext:
+        """The context ``starttls()`` and ``SMTP_SSL`` use when given none: verified, built once
+        per process (``smtpclient.default_context()``). The supported hook for changing it:
+        override it in a subclass, or patch it on the class (the pytest plugin does)."""
+        return _tls.default_context()
 
     # -- commands ------------------------------------------------------------------------
 
     def helo(self, name: str = "") -> tuple[int, bytes]:
         """HELO; the reply is also kept in ``helo_resp``."""
-        return self._drive(flows.helo(self, name))
+        return self._drive(steps.helo(self._session, name))
 
     def ehlo(self, name: str = "") -> tuple[int, bytes]:
         """EHLO; on 250 the extensions are in ``esmtp_features`` and ``does_esmtp`` is True."""
-        return self._drive(flows.ehlo(self, name))
+        return self._drive(steps.ehlo(self._session, name))
 
     def ehlo_or_helo_if_needed(self) -> None:
         """EHLO, falling back to HELO, unless done in this session; SMTPHeloError if refused."""
-        self._drive(flows.ehlo_or_helo_if_needed(self))
+        self._drive(steps.ehlo_or_helo_if_needed(self._session, self._hooks()))
 
     def has_extn(self, opt: str) -> bool:
         """Whether the server advertised the extension ``opt`` (any case)."""
-        return opt.lower() in self.esmtp_features
+        return self._session.has_extension(opt)
 
     def help(self, args: str = "") -> bytes:
         """HELP; returns the reply text."""
-        return self._drive(flows.simple(command_line("help", args)))[1]
+        return self._drive(steps.command(Command("help", args)))[1]
 
     def rset(self) -> tuple[int, bytes]:
         """RSET: abort the transaction."""
-        return self._drive(flows.rset(self))
-
-    def _rset(self) -> None:
-        with contextlib.suppress(SMTPServerDisconnected):
-            self.rset()
+        return self._drive(steps.rset(self._session))
 
     def noop(self) -> tuple[int, bytes]:
         """NOOP."""
@@ -244,25 +252,25 @@ class SMTP(Connection):
 
     def mail(self, sender: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
         """MAIL FROM; SMTPNotSupportedError for SMTPUTF8 when the server lacks it."""
-        return self._drive(flows.mail(self, sender, options))
+        return self._drive(steps.mail(self._session, sender, options, self._hooks()))
 
     def rcpt(self, recip: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
         """RCPT TO."""
-        return self._drive(flows.rcpt(self, recip, options))
+        return self._drive(steps.rcpt(self._session, recip, options))
 
     def data(self, msg: str | bytes) -> tuple[int, bytes]:
         """DATA and the message (dot-stuffed); SMTPDataError unless the server answers 354."""
-        return self._drive(flows.data(self, msg))
+        return self._drive(steps.data(self._session, msg))
 
     def verify(self, address: str) -> tuple[int, bytes]:
         """VRFY."""
-        return self._drive(flows.verify(address))
+        return self._drive(steps.verify(address))
 
     vrfy = verify
 
     def expn(self, address: str) -> tuple[int, bytes]:
         """EXPN."""
-        return self._drive(flows.expn(address))
+        return self._drive(steps.expn(address))
 
     # -- authentication ------------------------------------------------------------------
 
@@ -270,7 +278,7 @@ class SMTP(Connection):
         self, mechanism: str, authobject: AuthObject, *, initial_response_ok: bool = True
     ) -> tuple[int, bytes]:
         """AUTH ``mechanism`` answered by ``authobject`` (smtplib's protocol)."""
-        return self._drive(auth_flow(self, mechanism, authobject, initial_response_ok))
+        return self._drive(auth_flow(self._session, mechanism, authobject, initial_response_ok))
 
     def auth_cram_md5(self, challenge: bytes | None = None) -> str | None:
         """Authobject for CRAM-MD5, from ``self.user`` and ``self.password``."""
@@ -296,8 +304,9 @@ class SMTP(Connection):
     def login(
         self, user: str, password: str, *, initial_response_ok: bool = True
     ) -> tuple[int, bytes]:
-        """Authenticate with the best mechanism both sides support (see ``_flows.login``)."""
-        return self._drive(flows.login(self, user, password, initial_response_ok))
+        """Authenticate with the best mechanism both sides support (see ``protocol.login``)."""
+        flow = login(self._session, user, password, initial_response_ok, self._hooks())
+        return self._drive(flow)
 
     # -- TLS -----------------------------------------------------------------------------
 
@@ -305,7 +314,10 @@ class SMTP(Connection):
         self, keyfile: str | None, certfile: str | None, context: ssl.SSLContext | None
     ) -> tuple[int, bytes]:
         check_tls_arguments(keyfile, certfile, context)
-        return self._drive(flows.starttls(self, tls_context(keyfile, certfile, context)))
+        if context is None and keyfile is None and certfile is None:
+            context = self.default_tls_context()
+        context = tls_context(keyfile, certfile, context)
+        return self._drive(steps.starttls(self._session, context, self._hooks()))
 
     if sys.version_info >= (3, 12):
 
@@ -335,9 +347,9 @@ class SMTP(Connection):
         rcpt_options: Sequence[str] = (),
     ) -> dict[str, tuple[int, bytes]]:
         """Send one message; returns the refused recipients ``{address: (code, message)}``."""
-        return self._drive(
-            flows.sendmail(self, from_addr, to_addrs, msg, mail_options, rcpt_options)
-        )
+        args = (from_addr, to_addrs, msg, mail_options, rcpt_options)
+        flow = sendmail(self._session, *args, hooks=self._hooks(), pipelining=self.pipelining)
+        return self._drive(flow)
 
     def send_message(
         self,
@@ -348,27 +360,37 @@ class SMTP(Connection):
         rcpt_options: Sequence[str] = (),
     ) -> dict[str, tuple[int, bytes]]:
         """Send an ``email.message.Message``; the envelope comes from its headers if not given."""
-        return self._drive(
-            flows.send_message(self, msg, from_addr, to_addrs, mail_options, rcpt_options)
-        )
+        args = (msg, from_addr, to_addrs, mail_options, rcpt_options)
+        flow = send_message(self._session, *args, hooks=self._hooks(), pipelining=self.pipelining)
+        return self._drive(flow)
+
+    def send_many(self, items: Iterable[Item]) -> list[Result]:
+        """Send many messages, one round trip each when the server offers PIPELINING.
+
+        ``items``: ``email.message.Message`` objects (sent as ``send_message`` would) or
+        ``(from_addr, to_addrs, msg)`` tuples (as ``sendmail``). Returns one result per item,
+        in order: the refused-recipient dict, or the exception ``sendmail`` would have raised
+        for it (nothing is raised for a single message). A 421 or a hang-up fails every
+        message not yet confirmed, never reports it sent; afterwards the session is in step.
+        """
+        flow = send_many(self._session, items, hooks=self._hooks(), pipelining=self.pipelining)
+        return self._drive(flow)
 
     def quit(self) -> tuple[int, bytes]:
         """QUIT, then close."""
-        return self._drive(flows.quit(self))
+        return self._drive(steps.quit(self._session))
 
 
-_STEPS: dict[str, Callable[..., Any]] = {
-    name: SMTP.__dict__[name]
-    for name in (
-        "auth",
-        "data",
-        "ehlo",
-        "ehlo_or_helo_if_needed",
-        "helo",
-        "mail",
-        "rcpt",
-        "rset",
-        "sendmail",
-    )
-}
+def _local_hostname() -> str:
+    """smtplib's default name for EHLO/HELO: the FQDN, else ``[address]``."""
+    fqdn = socket.getfqdn()
+    if "." in fqdn:
+        return fqdn
+    addr = "127.0.0.1"
+    with contextlib.suppress(socket.gaierror):
+        addr = socket.gethostbyname(socket.gethostname())
+    return f"[{addr}]"
+
+
+_ORIGINALS: tuple[Callable[..., Any], ...] = tuple(SMTP.__dict__[name] for name in HOOKED)
 """The methods smtplib's compound methods call through ``self``, as defined here."""

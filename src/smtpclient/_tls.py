@@ -1,8 +1,9 @@
 """The default TLS context: verified (certificate and host name), built once per process.
 
-``tls_context`` picks the context a connection uses; it calls :func:`default_context` through
-this module's namespace, so patching ``smtpclient._tls.default_context`` (a test harness adding
-its CA) reaches ``starttls()`` and ``SMTP_SSL`` alike.
+A connection given no context asks ``SMTP.default_tls_context()``, the supported hook (a test
+harness adding its CA patches it, as the pytest plugin does), which returns
+:func:`default_context`; ``tls_context`` builds the context for the deprecated
+``keyfile``/``certfile`` arguments.
 
 ``ssl.create_default_context()`` loads the system CA store, which costs ~20 ms; a client that
 opens many connections must not pay that per connection. :func:`default_context` builds it on

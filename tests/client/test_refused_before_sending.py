@@ -131,3 +131,40 @@ def test_data_with_a_non_ascii_str_fails_before_data_is_sent(scripted: Scripted)
         smtp.close()
     # smtplib sends DATA first and leaves the server waiting for a message that never comes.
     assert received == [b"quit\r\n"]
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+@pytest.mark.parametrize(
+    ("to_addrs", "rcpt_options"),
+    [
+        (["ok@example.com", "jörg@example.com"], ()),  # no SMTPUTF8: not encodable in ASCII
+        (["ok@example.com"], ("ORCPT=rfc822;jörg@example.com",)),
+    ],
+)
+def test_an_argument_that_cannot_be_encoded_is_refused_before_mail(
+    scripted: Scripted, to_addrs: list[str], rcpt_options: Any, pipelining: bool
+) -> None:
+    # smtplib raises the same UnicodeEncodeError, but from RCPT, after MAIL was accepted and
+    # without RSET: its next sendmail meets "503 nested MAIL command".
+    server = scripted(
+        [
+            GREET,
+            (b"EHLO", b"250-scripted\r\n250 PIPELINING\r\n"),
+            (b"MAIL", b"250 ok\r\n"),
+            (b"RCPT", b"250 ok\r\n"),
+            (b"DATA", b"354 go\r\n"),
+            (b".", b"250 queued\r\n"),
+        ]
+    )
+    smtp = smtpclient.SMTP("127.0.0.1", server.port, local_hostname=LOCAL, timeout=5)
+    smtp.pipelining = pipelining
+    try:
+        with pytest.raises(UnicodeEncodeError, match="ascii"):
+            smtp.sendmail("a@example.com", to_addrs, "hi\n", (), rcpt_options)
+        assert smtp.sendmail("a@example.com", ["ok@example.com"], "hi\n") == {}
+        received = quit_and_read(smtp, server)
+    finally:
+        smtp.close()
+    assert [line.split(b" ")[0].lower() for line in received] == [
+        b"ehlo", b"mail", b"rcpt", b"data\r\n", b"hi\r\n", b"quit\r\n"
+    ]  # fmt: skip

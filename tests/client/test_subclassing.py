@@ -11,10 +11,13 @@ from __future__ import annotations
 import email.message
 from collections.abc import Sequence
 from typing import Any
+from unittest import mock
 
 import pytest
 
 import smtpclient
+from smtpfake import FakeSMTPServer
+from tests._support.wire import FROM, TO
 
 from ._servers import RecordingHandler, StartServer
 
@@ -129,3 +132,72 @@ def test_a_method_patched_on_the_object_is_used_too(start_server: StartServer) -
         smtp.rcpt = rcpt  # type: ignore[method-assign]  # what mock.patch.object(smtp, ...) does
         assert smtp.sendmail("a@example.com", ["b@example.com"], "hi\n") == {}
     assert seen == ["b@example.com"]
+
+
+def test_overrides_hold_when_the_server_offers_pipelining() -> None:
+    # smtpfake advertises PIPELINING: a replaced MAIL/RCPT/DATA still sees each call, in turn.
+    with FakeSMTPServer() as server:
+        with Recording(server.host, server.port, local_hostname=LOCAL) as smtp:
+            assert smtp.sendmail("a@example.com", ["b@example.com", "c@example.com"], "hi\n") == {}
+            assert smtp.calls == ["sendmail", "ehlo", "mail", "rcpt", "rcpt", "data"]
+        assert server.wait_for(1)[0].rcpt_tos == ("b@example.net", "c@example.net")
+
+
+def test_an_overridden_has_extn_decides_the_size_parameter(start_server: StartServer) -> None:
+    class NoSize(smtpclient.SMTP):
+        def has_extn(self, opt: str) -> bool:
+            return opt.lower() != "size" and super().has_extn(opt)
+
+    server = start_server()  # aiosmtpd advertises SIZE
+    with NoSize(server.host, server.port, local_hostname=LOCAL) as smtp:
+        smtp.sendmail("a@example.com", ["b@example.com"], "hi\n")
+        assert "size" in smtp.esmtp_features
+    assert server.handler.messages[0].mail_options == []  # smtplib would send no size= either
+    with smtpclient.SMTP(server.host, server.port, local_hostname=LOCAL) as smtp:
+        smtp.sendmail("a@example.com", ["b@example.com"], "hi\n")
+    assert server.handler.messages[1].mail_options == ["SIZE=4"]
+
+
+def test_an_overridden_putcmd_sees_every_command() -> None:
+    class Logging(smtpclient.SMTP):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            self.log: list[tuple[str, str]] = []
+            super().__init__(*args, **kwargs)
+
+        def putcmd(self, cmd: str, args: str = "") -> None:
+            self.log.append((cmd, args))
+            super().putcmd(cmd, args)
+
+    with FakeSMTPServer() as server:
+        with Logging(server.host, server.port, local_hostname=LOCAL) as smtp:
+            smtp.sendmail("a@example.com", ["b@example.com", "c@example.com"], "hi\n")
+            smtp.noop()
+        assert server.wait_for(1)[0].raw == b"hi\r\n"
+    assert smtp.log == [
+        ("ehlo", LOCAL),
+        ("mail", f"{FROM}<a@example.com>"),
+        ("rcpt", f"{TO}<b@example.com>"),
+        ("rcpt", f"{TO}<c@example.com>"),
+        ("data", ""),
+        ("noop", ""),
+        ("QUIT", ""),
+    ]
+
+
+def test_a_mocked_has_extn_changes_what_send_message_does() -> None:
+    # The way suites written for smtplib test their code: no server, the methods mocked.
+    smtp = smtpclient.SMTP(local_hostname=LOCAL)
+    msg = email.message.EmailMessage()
+    msg["From"] = "jörg@example.com"
+    msg["To"] = "b@example.com"
+    msg.set_content("body")
+    with (
+        mock.patch.object(smtp, "ehlo", return_value=(250, b"ok")),
+        mock.patch.object(smtp, "has_extn", return_value=True) as has_extn,
+        mock.patch.object(smtp, "sendmail", return_value={}) as sendmail,
+    ):
+        assert smtp.send_message(msg) == {}
+    has_extn.assert_called_with("smtputf8")
+    [call] = sendmail.call_args_list
+    assert call.args[0] == "jörg@example.com"
+    assert call.args[3] == ("SMTPUTF8", "BODY=8BITMIME")

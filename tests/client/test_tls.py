@@ -266,20 +266,20 @@ def test_keyfile_and_certfile_are_deprecated_and_blame_the_caller(tmp_path: Path
     assert warned[0].filename == __file__
 
 
-def test_patching_tls_default_context_alone_reaches_starttls_and_smtp_ssl(
+def test_the_default_tls_context_hook_reaches_starttls_and_smtp_ssl(
     monkeypatch: pytest.MonkeyPatch,
     start_server: StartServer,
     server_tls: ssl.SSLContext,
     client_tls: ssl.SSLContext,
 ) -> None:
-    # The one patch point a harness needs (the pytest plugin replaces this attribute).
+    # The supported hook a harness needs (the pytest plugin patches it on the class).
     asked: list[str] = []
 
-    def trusting() -> ssl.SSLContext:
+    def trusting(client: smtpclient.SMTP) -> ssl.SSLContext:
         asked.append("default_context")
         return client_tls
 
-    monkeypatch.setattr(_tls, "default_context", trusting)
+    monkeypatch.setattr(smtpclient.SMTP, "default_tls_context", trusting)
     plain = start_server(starttls=server_tls)
     implicit = start_server(implicit_tls=server_tls)
     with smtpclient.SMTP(plain.host, plain.port, local_hostname=LOCAL) as smtp:

@@ -14,7 +14,7 @@ import io
 import os
 import re
 import smtplib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Protocol
@@ -172,17 +172,46 @@ def compare(
     conversation: Callable[[Conversation], Any],
     *,
     debug: bool = False,
+    pipelined: bool = True,
 ) -> Outcome:
     """Run with smtplib, then smtpclient; assert every observation is equal; return smtplib's.
+
+smtpclient runs with PIPELINING off for that, then again with it on (the default), where
+everything but the bytes sent and the debug output must still be equal (``pipelined=False``
+skips that run, for a conversation whose value records the writes themselves).
 
     ``COMPAT_CANDIDATE=smtplib`` compares smtplib with itself: the suite's own self-check that
     every conversation is deterministic.
     """
     expected = run(smtplib, peer, conversation, debug=debug)
-    actual = run(candidate(), peer, conversation, debug=debug)
+    mod = candidate()
+    with pipelining(mod, False):
+        actual = run(mod, peer, conversation, debug=debug)
     assert actual.sent == expected.sent, "bytes sent to the peer differ"
     assert actual.error == expected.error, "exceptions differ"
     assert actual.value == expected.value, "return values differ"
     assert actual.clients == expected.clients, "client attributes differ"
     assert actual.debug == expected.debug, "debug output differs"
+    if pipelined and hasattr(mod.SMTP, "pipelining"):
+        # The peer advertises PIPELINING: what goes on the wire differs (that is the point),
+        # what the caller sees must not.
+        with pipelining(mod, True):
+            pipelined = run(mod, peer, conversation)
+        assert pipelined.error == expected.error, "exceptions differ when pipelined"
+        assert pipelined.value == expected.value, "return values differ when pipelined"
+        assert pipelined.clients == expected.clients, "client attributes differ when pipelined"
     return expected
+
+
+@contextlib.contextmanager
+def pipelining(mod: ModuleType, on: bool) -> Iterator[None]:
+    """The candidate's documented switch (``SMTP.pipelining``), set for the block."""
+    if not hasattr(mod.SMTP, "pipelining"):  # smtplib compared with itself
+        yield
+        return
+    saved = mod.SMTP.pipelining
+    mod.SMTP.pipelining = on
+    try:
+        yield
+    finally:
+        mod.SMTP.pipelining = saved

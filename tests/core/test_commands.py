@@ -8,20 +8,22 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from smtpclient._commands import addr_only, check_argument, command_line, quoteaddr
+from smtpclient._commands import addr_only, check_argument, quoteaddr
+from smtpclient.protocol import Command
 
 CONTROL = [chr(c) for c in range(32)] + ["\x7f"]
 
 
 def test_command_line() -> None:
-    assert command_line("noop") == "noop\r\n"
-    assert command_line("mail", "FROM:<a@b>") == "mail FROM:<a@b>\r\n"
+    assert Command("noop").line == "noop\r\n"
+    mail = Command("mail", "FROM:<a@b>")
+    assert (mail.verb, mail.args, mail.line) == ("mail", "FROM:<a@b>", "mail FROM:<a@b>\r\n")
 
 
 def test_newline_error_keeps_smtplib_wording() -> None:
     expected = "command and arguments contain prohibited newline characters: NOOP a\\r\\nb"
     with pytest.raises(ValueError, match="newline") as ours:
-        command_line("NOOP", "a\r\nb")
+        Command("NOOP", "a\r\nb")
     assert str(ours.value) == expected
 
 
@@ -30,12 +32,12 @@ def test_no_command_with_a_control_character_is_encoded(
     before: str, control: str, after: str
 ) -> None:
     with pytest.raises(ValueError, match="prohibited"):
-        command_line("RCPT", f"TO:<{before}{control}{after}>")
+        Command("RCPT", f"TO:<{before}{control}{after}>")
 
 
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cc",)), max_size=40))
 def test_text_without_controls_is_encoded_unchanged(args: str) -> None:
-    line = command_line("VRFY", args)
+    line = Command("VRFY", args).line
     assert line.endswith("\r\n")
     assert not any(c in line[:-2] for c in CONTROL)
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import email.message
 import smtplib
+from unittest import mock
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from smtpclient import quotedata
+from smtpclient import _message, quotedata
 from smtpclient._message import (
     data_payload,
     envelope_from_headers,
@@ -110,3 +111,14 @@ def test_needs_smtputf8() -> None:
     assert not needs_smtputf8("a@x", ["b@x"])
     assert needs_smtputf8("a@x", ["bö@x"])
     assert needs_smtputf8("jö@x", "b@x")
+
+
+@given(blobs)
+def test_large_and_small_messages_are_stuffed_alike(data: bytes) -> None:
+    # A large message goes out as views into it, a small one as one stuffed copy.
+    with mock.patch.object(_message, "_SMALL", -1):
+        as_views = _message.data_pieces(data)
+    assert b"".join(as_views) == b"".join(_message.data_pieces(data))
+    assert b"".join(as_views) == smtplib._quote_periods(data) + (  # type: ignore[attr-defined]
+        b".\r\n" if data[-2:] == b"\r\n" else b"\r\n.\r\n"
+    )

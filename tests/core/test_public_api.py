@@ -19,7 +19,7 @@ SMTPLIB_NAMES = [
     "CRLF",
     "bCRLF",
 ]
-OURS = ["Reply", "ReplyParser", "SMTPReplyError", "default_context", "xoauth2"]
+OURS = ["Reply", "ReplyParser", "SMTPReplyError", "default_context", "protocol", "xoauth2"]
 
 
 def isort_style(name: str) -> tuple[int, str]:
@@ -30,6 +30,23 @@ def isort_style(name: str) -> tuple[int, str]:
 def test_all_is_smtplib_names_plus_ours_sorted() -> None:
     assert smtpclient.__all__ == sorted(smtpclient.__all__, key=isort_style)
     assert set(smtpclient.__all__) == set(SMTPLIB_NAMES) | set(OURS)
+
+
+PROTOCOL = [
+    "CLOSE", "MAX_LINE", "MAX_REPLY_LINES", "MAX_REPLY_SIZE", "NO_HOOKS", "PIPELINE_WINDOW",
+    "READ", "AuthObject", "Chunk", "Close", "Command", "Debug", "Event", "Flow", "Hooks", "Item",
+    "Read", "ReadUpTo", "Reply", "ReplyParser", "Result", "Send", "Session", "StartTLS", "auth",
+    "authobject", "data", "ehlo", "ehlo_or_helo_if_needed", "expn", "greeting", "helo", "login",
+    "mail", "quit", "rcpt", "rset", "send_many", "send_message", "sendmail", "simple", "starttls",
+    "verify",
+]  # fmt: skip
+
+
+def test_the_public_core_is_pinned() -> None:
+    # smtpclient.protocol is the stable face of the core: a third driver imports only this.
+    assert smtpclient.protocol.__all__ == PROTOCOL
+    assert all(hasattr(smtpclient.protocol, name) for name in PROTOCOL)
+    assert smtpclient.protocol.Reply is smtpclient.Reply
 
 
 @pytest.mark.parametrize("name", ["SMTP_PORT", "SMTP_SSL_PORT", "LMTP_PORT", "CRLF", "bCRLF"])

@@ -102,9 +102,8 @@ def test_smtpclient_twins_with_their_verified_default_context(pytester: pytest.P
     pytester.makepyfile(
         """
         import smtpclient
-        import smtpclient._sync, smtpclient._tls
 
-        ORIGINAL = smtpclient._tls.default_context
+        ORIGINAL = smtpclient.SMTP.default_tls_context
 
         def test_redirected(smtp_redirect):
             with smtpclient.SMTP("smtp.example.com", 587, timeout=5) as s:
@@ -120,7 +119,7 @@ def test_smtpclient_twins_with_their_verified_default_context(pytester: pytest.P
             assert [c.kind for c in smtp_redirect.connections] == ["smtp", "smtps", "lmtp"]
 
         def test_restored_afterwards():
-            assert smtpclient._tls.default_context is ORIGINAL
+            assert smtpclient.SMTP.default_tls_context is ORIGINAL
         """
     )
     pytester.runpytest().assert_outcomes(passed=2)
