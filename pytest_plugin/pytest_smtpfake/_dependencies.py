@@ -8,11 +8,32 @@ and only a test that asks for a fake server learns what is missing.
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
+import json
 from types import ModuleType
+from urllib.parse import unquote, urlparse
 
 import pytest
 
-INSTALL_HINT = "pip install 'smtpclient[fake]'"
+
+def install_hint() -> str:
+    """How to install the ``fake`` extra: from the checkout this project was installed from.
+
+    The project is not on PyPI, so ``pip install 'smtpclient[fake]'`` would find nothing (or
+    somebody else's package). pip records where a distribution came from (``direct_url.json``,
+    PEP 610); a local checkout is named by its path, editable if it was installed so.
+    """
+    for dist in importlib.metadata.distributions(name="smtpclient"):
+        try:
+            origin = json.loads(dist.read_text("direct_url.json") or "{}")
+        except ValueError:
+            continue
+        url = urlparse(str(origin.get("url", "")))
+        if url.scheme == "file":
+            editable = "-e " if origin.get("dir_info", {}).get("editable") else ""
+            return f"pip install {editable}'{unquote(url.path)}[fake]'"
+    return "pip install '/path/to/smtpclient[fake]' (the path of a checkout of smtpclient)"
+
 
 # smtpfake's own dependencies are imported first, so a missing one is named even when smtpfake
 # would only import it later. trustme (and with it ``cryptography``, some 30 ms to import) is
@@ -34,7 +55,8 @@ def _import_or_fail(names: tuple[str, ...]) -> ModuleType:
     if problem is not None:  # failed outside the except block: the chained import error is noise
         pytest.fail(
             f"the smtpfake fixtures need the fake server's dependencies, but {problem}. "
-            f"Install them with: {INSTALL_HINT}",
+            f"Install them from the smtpclient checkout (the package is not on PyPI): "
+            f"{install_hint()}",
             pytrace=False,
         )
     return module
