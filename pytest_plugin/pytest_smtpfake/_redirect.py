@@ -79,8 +79,7 @@ class Redirect:
     """
 
     def __init__(self, servers: OwnServers, ca: CertificateAuthority) -> None:
-        self._servers = servers.get
-        self._own = servers
+        self._servers = servers
         self._ca = ca
         self._lock = threading.Lock()
         self._connections: list[Connection] = []
@@ -88,19 +87,19 @@ class Redirect:
     @property
     def smtp(self) -> FakeSMTPServer:
         """Where ``SMTP(...)`` connections land: a server offering STARTTLS."""
-        server: FakeSMTPServer = self._servers("starttls")  # type: ignore[assignment]
+        server: FakeSMTPServer = self._servers.get("starttls")  # type: ignore[assignment]
         return server
 
     @property
     def smtps(self) -> FakeSMTPServer:
         """Where ``SMTP_SSL(...)`` connections land: an implicit-TLS server."""
-        server: FakeSMTPServer = self._servers("smtps")  # type: ignore[assignment]
+        server: FakeSMTPServer = self._servers.get("smtps")  # type: ignore[assignment]
         return server
 
     @property
     def lmtp(self) -> FakeLMTPServer:
         """Where ``LMTP(...)`` connections land, from TCP and unix socket paths alike."""
-        server: FakeLMTPServer = self._servers("lmtp")  # type: ignore[assignment]
+        server: FakeLMTPServer = self._servers.get("lmtp")  # type: ignore[assignment]
         return server
 
     @property
@@ -122,9 +121,9 @@ class Redirect:
         timeout: float | None,
         source_address: tuple[str, int] | None,
     ) -> socket.socket:
-        address = self._own.passthrough(host, port)
+        address = self._servers.passthrough(host, port)
         if address is None:
-            address = self._servers(TARGETS[kind]).address
+            address = self._servers.get(TARGETS[kind]).address
             self._record(Connection(host, port, kind))
         return socket.create_connection(address, timeout, source_address)
 
@@ -194,11 +193,11 @@ class Redirect:
             port: int = 0,
             source_address: tuple[str, int] | None = None,
         ) -> Any:
-            if not host.startswith("/") or redirect._own.owns_socket(host):
+            if not host.startswith("/") or redirect._servers.owns_socket(host):
                 return lmtp_connect(client, host, port, source_address)
             # A unix socket path: note it, then connect over TCP to the fake LMTP server, whose
             # own address the redirected _get_socket lets through.
-            server = redirect._servers("lmtp")
+            server = redirect._servers.get("lmtp")
             redirect._record(Connection(host, None, "lmtp"))
             return lmtp_connect(client, server.host, server.port, source_address)
 

@@ -87,7 +87,7 @@ def _test_servers(request: pytest.FixtureRequest, hosting: Hosting) -> TestServe
     item: pytest.Item = request.node
     servers = item.stash.get(_SERVERS, None)
     if servers is None:
-        servers = TestServers(hosting, marker_options(item), item.fixturenames)  # type: ignore[attr-defined]
+        servers = TestServers(hosting, marker_options(item), request.fixturenames)
         item.stash[_SERVERS] = servers
     return servers
 
