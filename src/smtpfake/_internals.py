@@ -84,6 +84,9 @@ INTERNALS: tuple[Internal, ...] = (
              "overridden: an Envelope that keeps RCPT options per recipient"),
     Internal(_SMTP, "SMTP.__init__ scans dir(self) and dir(handler)", "_tables, _connection",
              "behaviour: __dir__ is narrowed while aiosmtpd scans (see _tables)"),
+    Internal(_SMTP, "SMTP.smtp_STARTTLS pushes one 220, then starts TLS", "_protocol, _connection",
+             "behaviour: a scripted 2xx to STARTTLS takes the place of that one reply "
+             "(_start_tls), so TLS starts exactly as aiosmtpd starts it"),
     Internal(_SMTP, "Session.login_data", "_connection",
              "shadowed by a plain attribute: the property logs a deprecation on every AUTH"),
     # -- asyncio ------------------------------------------------------------------------------
