@@ -8,32 +8,9 @@ and only a test that asks for a fake server learns what is missing.
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
-import json
 from types import ModuleType
-from urllib.parse import unquote, urlparse
 
 import pytest
-
-
-def install_hint() -> str:
-    """How to install the ``fake`` extra: from the checkout this project was installed from.
-
-    The project is not on PyPI, so ``pip install 'smtpclient[fake]'`` would find nothing (or
-    somebody else's package). pip records where a distribution came from (``direct_url.json``,
-    PEP 610); a local checkout is named by its path, editable if it was installed so.
-    """
-    for dist in importlib.metadata.distributions(name="smtpclient"):
-        try:
-            origin = json.loads(dist.read_text("direct_url.json") or "{}")
-        except ValueError:
-            continue
-        url = urlparse(str(origin.get("url", "")))
-        if url.scheme == "file":
-            editable = "-e " if origin.get("dir_info", {}).get("editable") else ""
-            return f"pip install {editable}'{unquote(url.path)}[fake]'"
-    return "pip install '/path/to/smtpclient[fake]' (the path of a checkout of smtpclient)"
-
 
 # smtpfake's own dependencies are imported first, so a missing one is named even when smtpfake
 # would only import it later. trustme (and with it ``cryptography``, some 30 ms to import) is
@@ -56,7 +33,7 @@ def _import_or_fail(names: tuple[str, ...]) -> ModuleType:
         pytest.fail(
             f"the smtpfake fixtures need the fake server's dependencies, but {problem}. "
             f"Install them from the smtpclient checkout (the package is not on PyPI): "
-            f"{install_hint()}",
+            f"{_install_hint()}",
             pytrace=False,
         )
     return module
@@ -70,3 +47,10 @@ def import_smtpfake() -> ModuleType:
 def require_tls() -> None:
     """Make sure the test CA can be built (trustme), or fail the calling fixture with a hint."""
     _import_or_fail(_TLS_REQUIRED)
+
+
+def _install_hint() -> str:
+    # smtpfake ships in the same distribution as this plugin and imports without its extra.
+    from smtpfake._install import install_hint
+
+    return install_hint()
