@@ -12,8 +12,6 @@ from types import ModuleType
 
 import pytest
 
-INSTALL_HINT = "pip install 'smtpclient[fake]'"
-
 # smtpfake's own dependencies are imported first, so a missing one is named even when smtpfake
 # would only import it later. trustme (and with it ``cryptography``, some 30 ms to import) is
 # needed only for TLS, so it is asked for only by what needs the test CA (``require_tls``): a
@@ -34,7 +32,8 @@ def _import_or_fail(names: tuple[str, ...]) -> ModuleType:
     if problem is not None:  # failed outside the except block: the chained import error is noise
         pytest.fail(
             f"the smtpfake fixtures need the fake server's dependencies, but {problem}. "
-            f"Install them with: {INSTALL_HINT}",
+            f"Install them from the smtpclient checkout (the package is not on PyPI): "
+            f"{_install_hint()}",
             pytrace=False,
         )
     return module
@@ -48,3 +47,10 @@ def import_smtpfake() -> ModuleType:
 def require_tls() -> None:
     """Make sure the test CA can be built (trustme), or fail the calling fixture with a hint."""
     _import_or_fail(_TLS_REQUIRED)
+
+
+def _install_hint() -> str:
+    # smtpfake ships in the same distribution as this plugin and imports without its extra.
+    from smtpfake._install import install_hint
+
+    return install_hint()

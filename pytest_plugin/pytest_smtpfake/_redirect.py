@@ -20,8 +20,9 @@ certificates at all), and ``smtpclient``'s default context (its supported hook,
 else about a context changes; host-name checking stays on. The added trust outlives the test on
 a context the application keeps, and is harmless: the test CA's key lives only in this process.
 
-A connection to one of the test's own fake servers (its port, on its host, ``localhost`` or a
-loopback address) is not redirected. The application's ``source_address`` is kept.
+A connection to one of the test's own fake servers is not redirected: on TCP, its port on its
+host, ``localhost`` or a loopback address; for LMTP, its unix socket path (``lmtp_unix_server``).
+The application's ``source_address`` is kept.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import ssl
 import threading
 from collections.abc import Callable
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import pytest
 
@@ -52,12 +53,20 @@ class Connection(NamedTuple):
 
 
 # Which of the test's servers each kind of connection reaches (names from _hosting.KINDS).
-_TARGETS = {"smtp": "starttls", "smtps": "smtps", "lmtp": "lmtp"}
+TARGETS = {"smtp": "starttls", "smtps": "smtps", "lmtp": "lmtp"}
 
 
-def _nowhere(host: str, port: int) -> None:
-    """Before ``install``: no address is the test's own."""
-    return None
+class OwnServers(Protocol):
+    """What the redirect needs of the test's servers (``_hosting.TestServers``)."""
+
+    def get(self, name: str) -> AnyServer:
+        """The test's server of this kind, started (or reset) on first use."""
+
+    def passthrough(self, host: str, port: int) -> tuple[str, int] | None:
+        """The address of the test's own TCP server that ``host:port`` names, or None."""
+
+    def owns_socket(self, path: str) -> bool:
+        """Whether ``path`` is the unix socket of one of the test's servers."""
 
 
 class Redirect:
@@ -69,29 +78,28 @@ class Redirect:
     connection in order.
     """
 
-    def __init__(self, servers: Callable[[str], AnyServer], ca: CertificateAuthority) -> None:
+    def __init__(self, servers: OwnServers, ca: CertificateAuthority) -> None:
         self._servers = servers
         self._ca = ca
         self._lock = threading.Lock()
         self._connections: list[Connection] = []
-        self._passthrough: Callable[[str, int], tuple[str, int] | None] = _nowhere
 
     @property
     def smtp(self) -> FakeSMTPServer:
         """Where ``SMTP(...)`` connections land: a server offering STARTTLS."""
-        server: FakeSMTPServer = self._servers("starttls")  # type: ignore[assignment]
+        server: FakeSMTPServer = self._servers.get("starttls")  # type: ignore[assignment]
         return server
 
     @property
     def smtps(self) -> FakeSMTPServer:
         """Where ``SMTP_SSL(...)`` connections land: an implicit-TLS server."""
-        server: FakeSMTPServer = self._servers("smtps")  # type: ignore[assignment]
+        server: FakeSMTPServer = self._servers.get("smtps")  # type: ignore[assignment]
         return server
 
     @property
     def lmtp(self) -> FakeLMTPServer:
         """Where ``LMTP(...)`` connections land, from TCP and unix socket paths alike."""
-        server: FakeLMTPServer = self._servers("lmtp")  # type: ignore[assignment]
+        server: FakeLMTPServer = self._servers.get("lmtp")  # type: ignore[assignment]
         return server
 
     @property
@@ -113,9 +121,9 @@ class Redirect:
         timeout: float | None,
         source_address: tuple[str, int] | None,
     ) -> socket.socket:
-        address = self._passthrough(host, port)
+        address = self._servers.passthrough(host, port)
         if address is None:
-            address = self._servers(_TARGETS[kind]).address
+            address = self._servers.get(TARGETS[kind]).address
             self._record(Connection(host, port, kind))
         return socket.create_connection(address, timeout, source_address)
 
@@ -128,18 +136,12 @@ class Redirect:
             self._ca.trust(context)
 
     def install(
-        self,
-        patch: pytest.MonkeyPatch,
-        passthrough: Callable[[str, int], tuple[str, int] | None],
-        trusting_context: Callable[[], ssl.SSLContext],
+        self, patch: pytest.MonkeyPatch, trusting_context: Callable[[], ssl.SSLContext]
     ) -> None:
         """Patch smtplib (and smtpclient, if importable) until ``patch`` is undone.
 
-        ``passthrough(host, port)`` gives the address of the test's own fake server that
-        ``host:port`` names, or None (redirect it); ``trusting_context`` gives the verified
-        context that stands in for smtpclient's default.
+        ``trusting_context`` gives the verified context that stands in for smtpclient's default.
         """
-        self._passthrough = passthrough
         self._patch_module(patch, importlib.import_module("smtplib"))
         try:
             importlib.import_module("smtpclient")
@@ -191,11 +193,11 @@ class Redirect:
             port: int = 0,
             source_address: tuple[str, int] | None = None,
         ) -> Any:
-            if not host.startswith("/"):
+            if not host.startswith("/") or redirect._servers.owns_socket(host):
                 return lmtp_connect(client, host, port, source_address)
             # A unix socket path: note it, then connect over TCP to the fake LMTP server, whose
             # own address the redirected _get_socket lets through.
-            server = redirect._servers("lmtp")
+            server = redirect._servers.get("lmtp")
             redirect._record(Connection(host, None, "lmtp"))
             return lmtp_connect(client, server.host, server.port, source_address)
 

@@ -25,7 +25,7 @@ import pytest
 
 from ._dependencies import import_smtpfake, require_tls
 from ._hosting import KINDS, Hosting, TestServers, marker_options
-from ._redirect import Redirect
+from ._redirect import TARGETS, Redirect
 from ._report import transcripts
 
 if TYPE_CHECKING:
@@ -87,7 +87,8 @@ def _test_servers(request: pytest.FixtureRequest, hosting: Hosting) -> TestServe
     item: pytest.Item = request.node
     servers = item.stash.get(_SERVERS, None)
     if servers is None:
-        servers = item.stash[_SERVERS] = TestServers(hosting, marker_options(item))
+        servers = TestServers(hosting, marker_options(item), request.fixturenames)
+        item.stash[_SERVERS] = servers
     return servers
 
 
@@ -128,9 +129,11 @@ def smtp_redirect(
     TLS contexts the application uses are made to trust ``smtp_ca``; see ``_redirect``.
     """
     servers = _test_servers(request, _smtpfake_hosting)
-    redirect = Redirect(servers.get, smtp_ca)
+    for target in TARGETS.values():
+        servers.build(target)  # a marker option that cannot work fails here, at setup
+    redirect = Redirect(servers, smtp_ca)
     with pytest.MonkeyPatch.context() as patch:
-        redirect.install(patch, servers.passthrough, _smtpfake_hosting.trusting_context)
+        redirect.install(patch, _smtpfake_hosting.trusting_context)
         yield redirect
 
 

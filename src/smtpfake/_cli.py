@@ -10,16 +10,14 @@ dependency) exits 1 before it listens.
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
-import json
 import signal
 import sys
 import time
-import urllib.parse
 from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
+from ._install import install_hint
 from ._stores import MaildirStore, MboxStore, Store
 
 if TYPE_CHECKING:
@@ -204,25 +202,6 @@ def _certificate_authority(args: argparse.Namespace) -> CertificateAuthority:
         return CertificateAuthority.kept_in(args.ca_dir)
     except (OSError, ValueError) as error:
         raise _CannotStart(f"cannot use the CA directory {args.ca_dir}: {error}") from None
-
-
-def install_hint() -> str:
-    """How to install the ``fake`` extra: from the checkout this project was installed from.
-
-    The project is not on PyPI. pip records where a distribution came from (PEP 610's
-    ``direct_url.json``): a local checkout is named by its path, with ``-e`` if it was
-    installed editable.
-    """
-    for dist in importlib.metadata.distributions(name="smtpclient"):
-        try:
-            origin = json.loads(dist.read_text("direct_url.json") or "{}")
-        except ValueError:
-            continue
-        url = urllib.parse.urlparse(str(origin.get("url", "")))
-        if url.scheme == "file":
-            editable = "-e " if origin.get("dir_info", {}).get("editable") else ""
-            return f"pip install {editable}'{urllib.parse.unquote(url.path)}[fake]'"
-    return "pip install '/path/to/smtpclient[fake]' (a checkout of smtpclient)"
 
 
 def _needs_extra(error: ModuleNotFoundError) -> _CannotStart:

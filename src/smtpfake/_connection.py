@@ -27,6 +27,7 @@ from aiosmtpd.smtp import Session as _AioSession
 from . import _tables
 from ._auth import INVALID, password_ok
 from ._capture import _SessionRecord
+from ._internals import stream_buffer
 from ._misbehaviour import line_notes, show_line
 from ._script import Action, Phase
 
@@ -362,7 +363,7 @@ class ConnectionProtocol(SMTP):
         self._line = b""
         record.add("S", text)
         data = text.encode("utf-8") + b"\r\n"
-        if self._phase in _BATCHED and b"\n" in self._reader._buffer:  # type: ignore[attr-defined]
+        if self._phase in _BATCHED and b"\n" in stream_buffer(self._reader):
             # The client pipelined another command: answer the group in one write (RFC 2920).
             self._held.append(data)
             return

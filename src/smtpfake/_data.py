@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 
+from ._internals import stream_buffer
+
 __all__ = ["ClientGone", "read_data"]
 
 _READ_ALL = 1 << 30  # StreamReader.read(n) with n this large drains the whole buffer
@@ -53,9 +55,8 @@ async def read_data(
         buf += chunk
     leftover = buf[end + 5 :]
     if leftover:
-        # read() drained the reader, so what followed the data belongs at its front. (aiosmtpd
-        # itself reaches into StreamReader._buffer, to drop plaintext at STARTTLS.)
-        reader._buffer[:0] = leftover  # type: ignore[attr-defined]
+        # read() drained the reader, so what followed the data belongs at its front.
+        stream_buffer(reader)[:0] = leftover
     if too_much or end > size_limit:
         return b"", TOO_MUCH
     stuffed = buf[: end + 2]

@@ -60,6 +60,7 @@ class _ErrorStore:
             self._pending.clear()
 
     def raise_pending(self) -> None:
+        __tracebackhide__ = True  # pytest: the report points at the test's line
         with self._lock:
             pending, self._pending = self._pending, []
         if pending:

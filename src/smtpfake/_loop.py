@@ -7,6 +7,8 @@ import threading
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any, TypeVar
 
+from ._internals import register_atexit
+
 LastWork = Callable[[], "Awaitable[None] | None"]
 T = TypeVar("T")
 
@@ -27,9 +29,8 @@ class SharedLoop:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._exception_handler = exception_handler
-        register = getattr(threading, "_register_atexit", None)
-        if register is not None:
-            register(self._shutdown)
+        if register_atexit is not None:
+            register_atexit(self._shutdown)
 
     def acquire(
         self, first: Callable[[asyncio.AbstractEventLoop], None]

@@ -308,10 +308,12 @@ class _BaseServer:
 
     def check(self) -> None:
         """Re-raise a pending server-thread error as ServerError."""
+        __tracebackhide__ = True  # pytest: the report points at the caller's line
         self._errors.raise_pending()
 
     def wait_for(self, count: int, timeout: float = 5.0) -> list[CapturedMessage]:
         """Wait until ``count`` messages were captured; raise TimeoutError after ``timeout``."""
+        __tracebackhide__ = True
         reached = self.outbox._wait(count, timeout, self._errors.pending)
         self.check()
         if not reached:
@@ -331,6 +333,7 @@ class _BaseServer:
         headers: Mapping[str, str] | None = None,
     ) -> list[CapturedMessage]:
         """Assert that ``count`` (default: at least one) captured messages match; return them."""
+        __tracebackhide__ = True
         self.check()
         found = self.outbox.find(
             to=to, sender=sender, subject=subject, body_contains=body_contains, headers=headers
@@ -351,6 +354,7 @@ class _BaseServer:
 
     def assert_nothing_sent(self) -> None:
         """Assert that no message was captured."""
+        __tracebackhide__ = True
         self.check()
         if len(self.outbox):
             raise AssertionError(f"expected no message; {self.outbox.describe()}")

@@ -16,6 +16,8 @@ from typing import Any, Generic, NamedTuple, TypeVar
 
 from aiosmtpd.smtp import SMTP
 
+from ._internals import command_tables, set_command_tables
+
 __all__ = ["Bound", "init_dir", "install"]
 
 V = TypeVar("V")
@@ -73,10 +75,10 @@ def install(
     """
     learnt = _LEARNT.get(type(protocol))
     if learnt is None:  # the first instance: aiosmtpd has just scanned it
+        commands, mechanisms = command_tables(protocol)
         learnt = _LEARNT[type(protocol)] = _Learnt(
-            {name: method.__name__ for name, method in protocol._smtp_methods.items()},
-            {mech: (entry, entry.method.__name__)
-             for mech, entry in protocol._auth_methods.items()},
+            {name: method.__name__ for name, method in commands.items()},
+            {mech: (entry, entry.method.__name__) for mech, entry in mechanisms.items()},
         )
 
     def bind_command(name: str, attribute: str) -> Any:
@@ -87,5 +89,4 @@ def install(
         return type(entry)(getattr(protocol, attribute), entry.is_builtin)
 
     auth = {m: e for m, e in learnt.auth.items() if m not in excluded}
-    protocol._smtp_methods = Bound(learnt.commands, bind_command)  # type: ignore[assignment]
-    protocol._auth_methods = Bound(auth, bind_mechanism)  # type: ignore[assignment]
+    set_command_tables(protocol, Bound(learnt.commands, bind_command), Bound(auth, bind_mechanism))

@@ -9,9 +9,10 @@ import os
 import ssl
 import tempfile
 import threading
-from asyncio import sslproto
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
+
+from ._internals import SSLProtocol
 
 if TYPE_CHECKING:
     from ._connection import ConnectionProtocol
@@ -169,7 +170,7 @@ def _remove(path: str) -> None:
         os.unlink(path)
 
 
-class ImplicitTLS(sslproto.SSLProtocol):
+class ImplicitTLS(SSLProtocol):
     """The TLS layer of an implicit-TLS connection, telling the fake protocol about the TCP side.
 
     ``create_server(ssl=...)`` calls the application protocol only after a good handshake and

@@ -234,3 +234,45 @@ def test_a_tests_own_servers_leave_nothing_behind(pytester: pytest.Pytester) -> 
     result.assertoutcome(passed=3)
     (module,) = {call.item.module for call in result.getcalls("pytest_runtest_setup")}
     assert not any(server.running for server in module.SEEN["shared"])
+
+
+def test_a_stopped_session_server_is_never_handed_out_again(pytester: pytest.Pytester) -> None:
+    # "The mail server is down" is played by stopping the fixture's server: later tests, and
+    # the redirect, get running servers.
+    pytester.makepyfile(
+        """
+        import smtplib
+        import pytest
+
+        FIXTURES = ("smtp_server", "smtp_starttls_server", "smtps_server", "lmtp_server")
+        STOPPED = {}
+
+        @pytest.mark.parametrize("name", FIXTURES)
+        def test_mail_server_down(request, name):
+            server = request.getfixturevalue(name)
+            server.stop()
+            STOPPED[name] = server
+            with pytest.raises(ConnectionRefusedError):
+                smtplib.SMTP(*server.address, timeout=5)
+
+        @pytest.mark.parametrize("name", FIXTURES)
+        def test_up_again(request, name, smtp_client_context):
+            server = request.getfixturevalue(name)
+            assert server.running and server is not STOPPED[name]
+            cls = smtplib.SMTP_SSL if name == "smtps_server" else (
+                smtplib.LMTP if name == "lmtp_server" else smtplib.SMTP)
+            extra = {"context": smtp_client_context} if name == "smtps_server" else {}
+            with cls("localhost", server.port, timeout=5, **extra) as client:
+                client.sendmail("a@example.com", ["b@example.com"], "Subject: up\\r\\n\\r\\nx")
+            server.assert_sent(1, subject="up")
+
+        def test_the_redirect_too(smtp_redirect):
+            smtp_redirect.smtp.stop()
+
+        def test_the_redirect_up_again(smtp_redirect):
+            with smtplib.SMTP("smtp.example.com", 25, timeout=5) as client:
+                client.sendmail("a@example.com", ["b@example.com"], "Subject: up\\r\\n\\r\\nx")
+            smtp_redirect.smtp.assert_sent(1)
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=10)

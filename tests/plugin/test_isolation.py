@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+
+# The suite runs from an editable install of this checkout (the README's test command).
+CHECKOUT = Path(__file__).resolve().parents[2]
 
 
 def test_xdist_workers_have_their_own_servers(pytester: pytest.Pytester) -> None:
@@ -89,7 +94,8 @@ def test_without_the_fake_servers_dependencies(pytester: pytest.Pytester, missin
         [
             f"*the smtpfake fixtures need the fake server's dependencies, but '{missing}' cannot "
             f"be imported (ModuleNotFoundError: No module named '{missing}'). "
-            "Install them with: pip install 'smtpclient[[]fake]'"  # [[] is fnmatch for ["
+            "Install them from the smtpclient checkout (the package is not on PyPI): "
+            f"pip install -e '{CHECKOUT}[[]fake]'"  # [[] is fnmatch for [
         ]
     )
     assert "Traceback" not in result.stdout.str()

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
+
+from smtpfake import FakeSMTPServer
 
 
 def test_marker_is_registered(pytester: pytest.Pytester) -> None:
@@ -113,8 +117,11 @@ def test_bad_marker_use_is_a_clear_setup_error(pytester: pytest.Pytester) -> Non
         @pytest.mark.smtpfake(tls="none")
         def test_conflict(smtp_starttls_server): pass
 
-        @pytest.mark.smtpfake(colour="blue")
-        def test_unknown(smtp_server): pass
+        @pytest.mark.smtpfake(tls_required=True)
+        def test_nothing_to_require(smtp_server): pass
+
+        @pytest.mark.smtpfake(host="::1")
+        def test_host_of_a_socket(lmtp_unix_server): pass
 
         @pytest.mark.smtpfake("users")
         def test_positional(smtp_server): pass
@@ -124,12 +131,124 @@ def test_bad_marker_use_is_a_clear_setup_error(pytester: pytest.Pytester) -> Non
         """
     )
     result = pytester.runpytest()
-    result.assert_outcomes(errors=4)
+    result.assert_outcomes(errors=5)
     result.stdout.fnmatch_lines(
         [
-            "*smtp_starttls_server always has tls='starttls'*tls='none'*",
-            "*bad smtpfake marker options for smtp_server*colour*",
+            "*smtpfake(tls='none') cannot apply to smtp_starttls_server: it always has "
+            "tls='starttls' (smtp_server, lmtp_server and lmtp_unix_server take the marker's tls)",
+            "*smtpfake(tls_required=True) cannot apply to smtp_server: it has no TLS "
+            "(tls='none'), so there is no STARTTLS to require (add tls='starttls' to the marker, "
+            "or use smtp_starttls_server)",
+            "*smtpfake(host='::1') cannot apply to lmtp_unix_server: it listens on a unix socket*",
             "*keyword options only*('users',)*",
-            "*bad smtpfake marker options for smtp_server*auth_required needs users*",
+            "*bad smtpfake marker options for smtp_server: auth_required needs users",
         ]
+    )
+    assert "During handling" not in result.stdout.str()
+
+
+def test_unknown_option_names_the_valid_ones_and_the_nearest(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.smtpfake(user={"alice": "secret"})
+        def test_typo(smtp_server): pass
+
+        @pytest.mark.smtpfake(colour="blue")
+        def test_nothing_near(lmtp_server): pass
+
+        @pytest.mark.smtpfake(user={"alice": "secret"})
+        def test_typo_with_the_redirect(smtp_redirect): pass
+
+        @pytest.mark.smtpfake(port=2525)
+        def test_fixed_port(smtp_server): pass
+
+        @pytest.mark.smtpfake(path="/tmp/x.sock")
+        def test_fixed_path(lmtp_unix_server): pass
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=5)
+    # Every keyword option of the servers' constructors, except the two the fixtures choose.
+    options = set(inspect.signature(FakeSMTPServer).parameters) - {"port", "path"}
+    assert {"users", "tls", "tls_required", "hostname", "hide", "esmtp"} <= options
+    valid = ", ".join(sorted(options))
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of test_typo *",
+            "unknown smtpfake marker option 'user' (did you mean 'users'?); "
+            f"valid options: {valid}",
+            "*ERROR at setup of test_nothing_near *",
+            f"unknown smtpfake marker option 'colour'; valid options: {valid}",
+            "*ERROR at setup of test_typo_with_the_redirect *",
+            "unknown smtpfake marker option 'user' (did you mean 'users'?)*",
+            "*ERROR at setup of test_fixed_port *",
+            "@pytest.mark.smtpfake(port=...) is not a marker option: every fixture listens on an "
+            "ephemeral port*",
+            "*ERROR at setup of test_fixed_path *",
+            "@pytest.mark.smtpfake(path=...) is not a marker option: lmtp_unix_server makes a "
+            "fresh socket path*",
+        ]
+    )
+    assert "_BaseServer" not in result.stdout.str()
+
+
+def test_the_marker_configures_each_redirect_target_it_fits(pytester: pytest.Pytester) -> None:
+    # tls_required fits the STARTTLS server SMTP() reaches; SMTP_SSL's implicit-TLS server is
+    # all TLS already, and the plain LMTP server has no STARTTLS to require: neither breaks.
+    pytester.makepyfile(
+        """
+        import smtplib
+        import pytest
+
+        @pytest.mark.smtpfake(tls_required=True, users={"app": "pw"})
+        def test_every_kind(smtp_redirect):
+            with smtplib.SMTP("smtp.example.com", 587, timeout=5) as s:
+                with pytest.raises(smtplib.SMTPSenderRefused) as refused:
+                    s.sendmail("a@example.com", ["b@example.com"], "x")
+                assert refused.value.smtp_code == 530
+                s.starttls()
+                s.login("app", "pw")
+                s.sendmail("a@example.com", ["b@example.com"], "Subject: starttls\\r\\n\\r\\nx")
+            with smtplib.SMTP_SSL("smtp.example.com", 465, timeout=5) as s:
+                s.login("app", "pw")
+                s.sendmail("a@example.com", ["b@example.com"], "Subject: ssl\\r\\n\\r\\nx")
+            with smtplib.LMTP("lmtp.example.com", 24, timeout=5) as s:
+                s.sendmail("a@example.com", ["b@example.com"], "Subject: lmtp\\r\\n\\r\\nx")
+            assert smtp_redirect.smtp.outbox.last.session.auth_user == "app"
+            assert smtp_redirect.smtps.outbox.last.session.tls
+            assert smtp_redirect.lmtp.outbox.last.subject == "lmtp"
+
+        @pytest.mark.smtpfake(tls="implicit")
+        def test_tls_for_the_named_fixture_only(smtp_server, smtp_redirect, smtp_client_context):
+            with smtplib.SMTP_SSL("localhost", smtp_server.port, context=smtp_client_context,
+                                  timeout=5) as s:
+                s.noop()
+            with smtplib.SMTP("smtp.example.com", 25, timeout=5) as s:   # still offers STARTTLS
+                s.starttls()
+                s.noop()
+            assert smtp_server.sessions[0].tls and smtp_redirect.smtp.sessions[0].tls
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=2)
+
+
+def test_a_marker_error_for_a_redirect_target_fails_setup(pytester: pytest.Pytester) -> None:
+    # The redirect starts its servers when the application connects; a bad option must not wait
+    # for that (and land inside the application's code).
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.smtpfake(auth_required=True)
+        def test_redirect_only(smtp_redirect):
+            raise AssertionError("the test body must not run")
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*ERROR at setup of test_redirect_only*",
+         "bad smtpfake marker options for smtp_starttls_server: auth_required needs users"]
     )

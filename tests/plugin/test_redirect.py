@@ -246,3 +246,43 @@ def test_every_way_of_connecting_is_redirected(pytester: pytest.Pytester) -> Non
         """
     )
     pytester.runpytest().assert_outcomes(passed=6)
+
+
+def test_connections_to_every_fixture_of_the_test_pass_through(pytester: pytest.Pytester) -> None:
+    # The test's own servers, TCP and unix socket alike, are reached directly; only other
+    # addresses are redirected.
+    pytester.makepyfile(
+        """
+        import smtplib
+        import smtpclient
+
+        MESSAGE = "Subject: hi\\r\\n\\r\\nx"
+
+        def test_unix_socket(smtp_redirect, lmtp_unix_server):
+            for lib in (smtplib, smtpclient):
+                with lib.LMTP(lmtp_unix_server.path, timeout=5) as client:
+                    client.sendmail("a@example.com", ["b@example.com"], MESSAGE)
+            lmtp_unix_server.assert_sent(2)
+            assert smtp_redirect.connections == []
+            with smtplib.LMTP("/run/dovecot/lmtp", timeout=5) as client:   # not the test's
+                client.noop()
+            assert smtp_redirect.connections == [("/run/dovecot/lmtp", None, "lmtp")]
+            assert len(smtp_redirect.lmtp.sessions) == 1
+
+        def test_every_tcp_fixture(smtp_redirect, smtp_server, smtp_starttls_server,
+                                   smtps_server, lmtp_server, smtp_client_context):
+            with smtplib.SMTP("localhost", smtp_server.port, timeout=5) as client:
+                client.noop()
+            with smtplib.SMTP("localhost", smtp_starttls_server.port, timeout=5) as client:
+                client.starttls(context=smtp_client_context)
+            with smtplib.SMTP_SSL("localhost", smtps_server.port, timeout=5,
+                                  context=smtp_client_context) as client:
+                client.noop()
+            with smtplib.LMTP("localhost", lmtp_server.port, timeout=5) as client:
+                client.noop()
+            assert smtp_redirect.connections == []
+            servers = (smtp_server, smtp_starttls_server, smtps_server, lmtp_server)
+            assert [len(server.sessions) for server in servers] == [1, 1, 1, 1]
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=2)

@@ -245,3 +245,58 @@ def test_transcript_when_a_fixture_of_the_suite_fails(pytester: pytest.Pytester)
         ]
     )
     assert result.stdout.str().count("smtpfake transcript") == 2
+
+
+@pytest.mark.parametrize("style", ["auto", "long", "short"])
+def test_failing_assertions_point_at_the_tests_line(
+    pytester: pytest.Pytester, style: str
+) -> None:
+    # The assertion helpers hide their own frames (__tracebackhide__): the report shows the
+    # test's line and the message, not the library's source.
+    pytester.makepyfile(
+        """
+        import smtplib
+
+        def send(server):
+            with smtplib.SMTP(*server.address) as client:
+                client.sendmail("a@example.com", ["ann@example.org"], "Subject: hi\\r\\n\\r\\nx")
+
+        def test_assert_sent(smtp_server):
+            send(smtp_server)
+            smtp_server.assert_sent(1, to="bob@example.org")
+
+        def test_assert_nothing_sent(smtp_server):
+            send(smtp_server)
+            smtp_server.assert_nothing_sent()
+
+        def test_wait_for(smtp_server):
+            smtp_server.wait_for(1, timeout=0.01)
+
+        def test_server_error(smtp_server):
+            def broken(arg):
+                raise RuntimeError("rule broke")
+            smtp_server.on("EHLO", broken).reply(250, "never")
+            with smtplib.SMTP(*smtp_server.address) as client:
+                client.ehlo()
+            smtp_server.check()
+        """
+    )
+    result = pytester.runpytest(f"--tb={style}")
+    result.assert_outcomes(failed=4)
+    result.stdout.fnmatch_lines(
+        [
+            "*smtp_server.assert_sent(1, to=\"bob@example.org\")",
+            "E * expected 1 message(s) matching {'to': 'bob@example.org'}, found 0*",
+            "*smtp_server.assert_nothing_sent()",
+            "E * expected no message; 1 message(s) captured:*",
+            "*smtp_server.wait_for(1, timeout=0.01)",
+            "E * waited 0.01s for 1 message(s)*",
+            "*smtp_server.check()",
+            "E *ServerError: 1 error(s) in the fake server thread*",
+        ],
+        consecutive=False,
+    )
+    output = result.stdout.str()
+    for library_line in ("raise AssertionError", "raise TimeoutError", "raise ServerError",
+                         "self.check()", "_server.py:", "_errors.py:"):
+        assert library_line not in output
