@@ -20,6 +20,7 @@ from ._connection import null_is_empty
 from ._data import ClientGone
 from ._delivery import DeliveryProtocol
 from ._errors import NotStored
+from ._internals import stream_buffer
 from ._script import Action, Phase
 
 __all__ = ["ChunkingProtocol", "read_chunk"]
@@ -134,7 +135,7 @@ class ChunkingProtocol(DeliveryProtocol):
         return None
 
     async def _read_chunk(self, size: int, into: bytearray | None) -> None:
-        if len(self._reader._buffer) < size:  # type: ignore[attr-defined]
+        if len(stream_buffer(self._reader)) < size:
             # About to wait for the client, who may wait for the replies held for its pipelined
             # MAIL/RCPT: they go out first (RFC 2920 3.2: never block with replies held).
             self._write()

@@ -90,7 +90,7 @@ INTERNALS: tuple[Internal, ...] = (
     Internal(_SMTP, "Session.login_data", "_connection",
              "shadowed by a plain attribute: the property logs a deprecation on every AUTH"),
     # -- asyncio ------------------------------------------------------------------------------
-    Internal("asyncio.streams", "StreamReader._buffer", "_connection, _data",
+    Internal("asyncio.streams", "StreamReader._buffer", "_connection, _data, _chunking",
              "read: are more pipelined commands waiting (RFC 2920 grouped replies)? written: "
              "bytes read past the end of DATA go back in front (aiosmtpd itself clears it at "
              "STARTTLS)"),
