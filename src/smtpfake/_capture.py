@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, overload
 
-from ._criteria import Criteria, misses, validate
+from ._criteria import Criteria, fits, validate
 from ._mail import MailViews, parse
 from ._misbehaviour import escape
 
@@ -148,7 +148,7 @@ class CapturedMessage(MailViews):
 
     def matches(self, **criteria: Unpack[Criteria]) -> bool:
         """Whether this message fits every given criterion (see ``Outbox.find``)."""
-        return not misses(self, validate(criteria))
+        return fits(self, validate(criteria))
 
 
 _EVERY: Any = object()
@@ -218,7 +218,7 @@ class Outbox(Sequence[CapturedMessage]):
         may be a compiled regular expression instead, searched for.
         """
         given = validate(criteria)
-        return [m for m in self if not misses(m, given)]
+        return [m for m in self if fits(m, given)]
 
     def count(self, value: Any = _EVERY, **criteria: Unpack[Criteria]) -> int:
         """How many messages were captured, or how many match the criteria of ``find``.

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, TypedDict, Union
 if TYPE_CHECKING:
     from ._capture import CapturedMessage
 
-__all__ = ["Criteria", "Text", "explain", "misses", "validate"]
+__all__ = ["Criteria", "Text", "explain", "fits", "misses", "validate"]
 
 Text = Union[str, "re.Pattern[str]"]
 
@@ -80,54 +80,64 @@ def _want(want: object) -> str:
     return f"/{want.pattern}/" if isinstance(want, re.Pattern) else repr(want)
 
 
+def fits(message: CapturedMessage, criteria: Mapping[str, object]) -> bool:
+    """Whether ``message`` fits every (validated) criterion; the envelope is checked first, so
+    a message the envelope rules out is never parsed."""
+    return all(_miss(message, name, want) is None for name, want in _cheap_first(criteria))
+
+
 def misses(message: CapturedMessage, criteria: Mapping[str, object]) -> list[str]:
     """What ``message`` does not fit among the (validated) ``criteria``, one phrase each; an
     empty list when it fits them all."""
-    out = []
-    for name, want in criteria.items():
-        if name == "to":
+    found = (_miss(message, name, want) for name, want in criteria.items())
+    return [phrase for phrase in found if phrase is not None]
+
+
+def _cheap_first(criteria: Mapping[str, object]) -> list[tuple[str, object]]:
+    return sorted(criteria.items(), key=lambda item: item[0] not in ("to", "sender"))
+
+
+def _miss(message: CapturedMessage, name: str, want: object) -> str | None:
+    """How ``message`` misses one criterion, or None when it fits it."""
+    if name == "headers":
+        assert isinstance(want, Mapping)
+        for header, value in want.items():
+            values = message.headers.get(header, ())
+            if not any(_fits(v, value, exact=True) for v in values):
+                return f"header {header} {_want(value)} but it is {list(values)!r}"
+        return None
+    if name == "has_attachment":
+        names = [a.filename for a in message.attachments]
+        if isinstance(want, bool):
+            ok = bool(names) is want
+        else:
             assert isinstance(want, (str, re.Pattern))
-            if not any(_address_fits(r, want) for r in message.accepted_for):
-                out.append(f"to {_want(want)} not among {list(message.accepted_for)!r}")
-        elif name == "sender":
-            assert isinstance(want, (str, re.Pattern))
-            if not _address_fits(message.mail_from, want):
-                out.append(f"sender {_want(want)} but it is {message.mail_from!r}")
-        elif name == "subject":
-            assert isinstance(want, (str, re.Pattern))
-            if not _fits(message.subject, want, exact=True):
-                out.append(f"subject {_want(want)} but it is {message.subject!r}")
-        elif name == "body_contains":
-            assert isinstance(want, (str, re.Pattern))
-            html = message.html
-            if not (_fits(message.text, want, exact=False) or _fits(html, want, exact=False)):
-                body = message.text or html or ""
-                out.append(f"body containing {_want(want)} but it reads {_short(body)}")
-        elif name == "html_contains":
-            assert isinstance(want, (str, re.Pattern))
-            html = message.html
-            if html is None:
-                out.append(f"HTML containing {_want(want)} but there is no HTML part")
-            elif not _fits(html, want, exact=False):
-                out.append(f"HTML containing {_want(want)} but it reads {_short(html)}")
-        elif name == "has_attachment":
-            names = [a.filename for a in message.attachments]
-            if want is True:
-                ok = bool(names)
-            elif want is False:
-                ok = not names
-            else:
-                assert isinstance(want, (str, re.Pattern))
-                ok = any(_fits(n, want, exact=True) for n in names)
-            if not ok:
-                out.append(f"attachment {_want(want)} but the attachments are {names!r}")
-        elif name == "headers":
-            assert isinstance(want, Mapping)
-            for header, value in want.items():
-                values = message.headers.get(header, ())
-                if not any(_fits(v, value, exact=True) for v in values):
-                    out.append(f"header {header} {_want(value)} but it is {list(values)!r}")
-    return out
+            ok = any(_fits(n, want, exact=True) for n in names)
+        return None if ok else f"attachment {_want(want)} but the attachments are {names!r}"
+    assert isinstance(want, (str, re.Pattern))
+    if name == "to":
+        if any(_address_fits(r, want) for r in message.accepted_for):
+            return None
+        return f"to {_want(want)} not among {list(message.accepted_for)!r}"
+    if name == "sender":
+        if _address_fits(message.mail_from, want):
+            return None
+        return f"sender {_want(want)} but it is {message.mail_from!r}"
+    if name == "subject":
+        if _fits(message.subject, want, exact=True):
+            return None
+        return f"subject {_want(want)} but it is {message.subject!r}"
+    html = message.html
+    if name == "body_contains":
+        if _fits(message.text, want, exact=False) or _fits(html, want, exact=False):
+            return None
+        return f"body containing {_want(want)} but it reads {_short(message.text or html or '')}"
+    assert name == "html_contains"
+    if html is None:
+        return f"HTML containing {_want(want)} but there is no HTML part"
+    if _fits(html, want, exact=False):
+        return None
+    return f"HTML containing {_want(want)} but it reads {_short(html)}"
 
 
 def _address_fits(address: str, want: Text) -> bool:

@@ -12,7 +12,7 @@ import codecs
 import email
 import email.policy
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage, Message
 from email.utils import getaddresses
@@ -124,7 +124,7 @@ class MailViews:
     def message(self) -> EmailMessage:  # pragma: no cover - defined by the record
         raise NotImplementedError
 
-    def _cached(self, key: str, build: Any) -> Any:
+    def _cached(self, key: str, build: Callable[[], object]) -> Any:
         if key not in self._cache:
             self._cache[key] = build()
         return self._cache[key]

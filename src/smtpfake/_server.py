@@ -13,7 +13,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from ._capture import CapturedMessage, Outbox, Session, _SessionRecord
-from ._criteria import Criteria, explain, misses, validate
+from ._criteria import Criteria, explain, fits, validate
 from ._errors import _ErrorStore
 from ._lifecycle import (
     LOOP,
@@ -331,7 +331,7 @@ class _BaseServer:
         self.check()
         given = validate(criteria)
         captured = list(self.outbox)
-        found = [m for m in captured if not misses(m, given)]
+        found = [m for m in captured if fits(m, given)]
         if (count is None and found) or len(found) == count:
             return found
         raise AssertionError(explain(given, count, found, captured))

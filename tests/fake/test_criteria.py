@@ -168,3 +168,9 @@ def test_matches_takes_the_same_criteria(server: FakeSMTPServer) -> None:
     captured = server.outbox.last
     assert captured.matches(subject="hello", html_contains="<b>", body_contains="body")
     assert not captured.matches(subject=re.compile("^ello"))
+
+
+def test_envelope_criteria_rule_messages_out_before_parsing(server: FakeSMTPServer) -> None:
+    _send(server, _message("a", text="x"), _message("b", text="x"))
+    assert server.outbox.find(body_contains="x", to="nobody@example.org") == []
+    assert all("message" not in m._cache for m in server.outbox)  # never parsed
