@@ -340,7 +340,7 @@ class _BaseServer:
         """Assert that no message was captured."""
         self.check()
         if len(self.outbox):
-            raise AssertionError(f"expected no message; {self.outbox.describe()}")
+            raise AssertionError(f"expected no message; {self.outbox.describe(last=5)}")
 
 
 class FakeSMTPServer(_BaseServer):

@@ -174,3 +174,12 @@ def test_envelope_criteria_rule_messages_out_before_parsing(server: FakeSMTPServ
     _send(server, _message("a", text="x"), _message("b", text="x"))
     assert server.outbox.find(body_contains="x", to="nobody@example.org") == []
     assert all("message" not in m._cache for m in server.outbox)  # never parsed
+
+
+def test_assert_nothing_sent_shows_the_count_and_the_last_few(server: FakeSMTPServer) -> None:
+    _send(server, *[_message(f"n{i}", text="x") for i in range(12)])
+    with pytest.raises(AssertionError) as info:
+        server.assert_nothing_sent()
+    lines = str(info.value).splitlines()
+    assert lines[0] == "expected no message; 12 message(s) captured; the last 5:"
+    assert [line.split("]")[0] for line in lines[1:]] == ["  [7", "  [8", "  [9", "  [10", "  [11"]
