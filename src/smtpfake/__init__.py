@@ -20,15 +20,18 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._capture import CapturedMessage, Outbox, Session, TranscriptLine
     from ._errors import ServerError
+    from ._mail import Attachment, Headers
     from ._script import Phase, Rule, RuleBuilder
     from ._server import FakeLMTPServer, FakeSMTPServer
     from ._tls import CertificateAuthority
 
 __all__ = [
+    "Attachment",
     "CapturedMessage",
     "CertificateAuthority",
     "FakeLMTPServer",
     "FakeSMTPServer",
+    "Headers",
     "Outbox",
     "Phase",
     "Rule",
@@ -39,6 +42,7 @@ __all__ = [
 ]
 
 _HOMES = {
+    "Attachment": "_mail", "Headers": "_mail",
     "CapturedMessage": "_capture", "Outbox": "_capture", "Session": "_capture",
     "TranscriptLine": "_capture", "ServerError": "_errors", "Phase": "_script",
     "Rule": "_script", "RuleBuilder": "_script", "FakeLMTPServer": "_server",

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import Any, Literal, NamedTuple, overload
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, overload
 
+from ._criteria import Criteria, fits, validate
+from ._mail import MailViews, parse
 from ._misbehaviour import escape
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["CapturedMessage", "Outbox", "Session", "TranscriptLine"]
 
@@ -91,8 +94,9 @@ class _SessionCut(NamedTuple):
 
 
 @dataclass(frozen=True)
-class CapturedMessage:
-    """One accepted message: the envelope, the exact bytes, the parsed message and its session.
+class CapturedMessage(MailViews):
+    """One accepted message: the envelope, the exact bytes, the parsed message and its session,
+    and views for assertions (``text``, ``html``, ``attachments``, ``links``...: see ``_mail``).
 
     ``raw`` is the data exactly as received, after dot-unstuffing. Everything is as it was when
     the message was accepted; ``message`` and ``session`` are built from that on first access
@@ -118,8 +122,7 @@ class CapturedMessage:
         """The message parsed with ``email.policy.default``."""
         msg = self._cache.get("message")
         if msg is None:
-            msg = email.message_from_bytes(self.raw, policy=email.policy.default)
-            self._cache["message"] = msg
+            msg = self._cache["message"] = parse(self.raw)
         assert isinstance(msg, EmailMessage)
         return msg
 
@@ -136,26 +139,6 @@ class CapturedMessage:
         assert isinstance(sess, Session)
         return sess
 
-    @property
-    def subject(self) -> str | None:
-        """The decoded Subject header, or None."""
-        value = self.message["Subject"]
-        return None if value is None else str(value)
-
-    @property
-    def text(self) -> str:
-        """The body as text (plain part preferred, then html), decoded, with ``\n`` line ends."""
-        text = ""
-        part = self.message.get_body(preferencelist=("plain", "html"))
-        content = part.get_content() if part is not None else None
-        if isinstance(content, str):
-            text = content
-        else:
-            payload = self.message.get_payload(decode=True)
-            if isinstance(payload, bytes):
-                text = payload.decode("utf-8", errors="replace")
-        return text.replace("\r\n", "\n")
-
     def summary(self) -> str:
         """One line: sender, recipients, subject, size (used by assertions and the CLI)."""
         return (
@@ -163,29 +146,12 @@ class CapturedMessage:
             f"subject={self.subject!r} size={len(self.raw)}"
         )
 
-    def matches(
-        self,
-        *,
-        to: str | None = None,
-        sender: str | None = None,
-        subject: str | None = None,
-        body_contains: str | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> bool:
-        """Whether this message fits every given criterion (addresses case-insensitive)."""
-        if to is not None and to.casefold() not in (r.casefold() for r in self.accepted_for):
-            return False
-        if sender is not None and sender.casefold() != self.mail_from.casefold():
-            return False
-        if subject is not None and self.subject != subject:
-            return False
-        if body_contains is not None and body_contains not in self.text:
-            return False
-        if headers:
-            for name, value in headers.items():
-                if str(self.message.get(name, "")) != value:
-                    return False
-        return True
+    def matches(self, **criteria: Unpack[Criteria]) -> bool:
+        """Whether this message fits every given criterion (see ``Outbox.find``)."""
+        return fits(self, validate(criteria))
+
+
+_EVERY: Any = object()
 
 
 class Outbox(Sequence[CapturedMessage]):
@@ -199,10 +165,6 @@ class Outbox(Sequence[CapturedMessage]):
         with self._cond:
             self._items.append(message)
             self._cond.notify_all()
-
-    def _clear(self) -> None:
-        with self._cond:
-            self._items.clear()
 
     def _take(self, timeout: float) -> list[CapturedMessage]:
         """Wait for mail, then remove and return everything captured (the CLI's consumer)."""
@@ -246,23 +208,34 @@ class Outbox(Sequence[CapturedMessage]):
                 raise IndexError("the outbox is empty")
             return self._items[-1]
 
-    def find(
-        self,
-        *,
-        to: str | None = None,
-        sender: str | None = None,
-        subject: str | None = None,
-        body_contains: str | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> list[CapturedMessage]:
-        """Every message matching all the given criteria, in arrival order."""
-        return [
-            m
-            for m in self
-            if m.matches(
-                to=to, sender=sender, subject=subject, body_contains=body_contains, headers=headers
-            )
-        ]
+    def find(self, **criteria: Unpack[Criteria]) -> list[CapturedMessage]:
+        """Every message matching all the given criteria, in arrival order.
+
+        ``to``, ``sender``: an envelope address (equal, case-insensitive); ``subject``: equal;
+        ``body_contains``: in the text or the HTML body; ``html_contains``: in the HTML body;
+        ``has_attachment``: an attachment's file name (equal), or True/False for any/none;
+        ``headers``: ``{name: value}``, one of the header's values equal. Each text criterion
+        may be a compiled regular expression instead, searched for.
+        """
+        given = validate(criteria)
+        return [m for m in self if fits(m, given)]
+
+    def count(self, value: Any = _EVERY, **criteria: Unpack[Criteria]) -> int:
+        """How many messages were captured, or how many match the criteria of ``find``.
+
+        ``outbox.count(message)`` is still ``Sequence.count``: how often that record occurs.
+        """
+        if value is not _EVERY:
+            if criteria:
+                raise TypeError("count() takes a message or criteria, not both")
+            return super().count(value)
+        return len(self.find(**criteria))
+
+    def clear(self) -> None:
+        """Forget the captured messages; rules, sessions and pending errors stay (``reset()``
+        on the server forgets everything)."""
+        with self._cond:
+            self._items.clear()
 
     def describe(self, last: int | None = None) -> str:
         """What was captured, one line a message (for failure messages); with ``last``, the

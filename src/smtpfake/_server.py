@@ -10,8 +10,10 @@ import ssl
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from ._capture import CapturedMessage, Outbox, Session, _SessionRecord
+from ._criteria import Criteria, explain, fits, validate
 from ._errors import _ErrorStore
 from ._lifecycle import (
     LOOP,
@@ -27,6 +29,9 @@ from ._loop import start_now
 from ._protocol import FakeLMTPProtocol, FakeSMTPProtocol
 from ._script import Matcher, Phase, Rule, RuleBuilder, Script
 from ._tls import CertificateAuthority
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["FakeLMTPServer", "FakeSMTPServer"]
 
@@ -227,7 +232,7 @@ class _BaseServer:
                           lambda: core.drop_open_clients("the server was reset"),
                           STOP_TIMEOUT * 2)
         finally:
-            self.outbox._clear()
+            self.outbox.clear()
             self._script.clear()
             self._errors.clear()
             with self._sessions_lock:
@@ -323,41 +328,25 @@ class _BaseServer:
         return list(self.outbox)
 
     def assert_sent(
-        self,
-        count: int | None = None,
-        *,
-        to: str | None = None,
-        sender: str | None = None,
-        subject: str | None = None,
-        body_contains: str | None = None,
-        headers: Mapping[str, str] | None = None,
+        self, count: int | None = None, **criteria: Unpack[Criteria]
     ) -> list[CapturedMessage]:
-        """Assert that ``count`` (default: at least one) captured messages match; return them."""
+        """Assert that ``count`` (default: at least one) captured messages match the criteria of
+        ``outbox.find``; return them. A failure shows the nearest misses first."""
         __tracebackhide__ = True
         self.check()
-        found = self.outbox.find(
-            to=to, sender=sender, subject=subject, body_contains=body_contains, headers=headers
-        )
+        given = validate(criteria)
+        captured = list(self.outbox)
+        found = [m for m in captured if fits(m, given)]
         if (count is None and found) or len(found) == count:
             return found
-        criteria = {
-            k: v
-            for k, v in {"to": to, "sender": sender, "subject": subject,
-                         "body_contains": body_contains, "headers": headers}.items()
-            if v is not None
-        }
-        wanted = "at least 1" if count is None else str(count)
-        which = f" matching {criteria}" if criteria else ""
-        raise AssertionError(
-            f"expected {wanted} message(s){which}, found {len(found)}; {self.outbox.describe()}"
-        )
+        raise AssertionError(explain(given, count, found, captured))
 
     def assert_nothing_sent(self) -> None:
         """Assert that no message was captured."""
         __tracebackhide__ = True
         self.check()
         if len(self.outbox):
-            raise AssertionError(f"expected no message; {self.outbox.describe()}")
+            raise AssertionError(f"expected no message; {self.outbox.describe(last=5)}")
 
 
 class FakeSMTPServer(_BaseServer):

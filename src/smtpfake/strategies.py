@@ -28,12 +28,17 @@ Every value drawn is valid by the standards a mail client must meet:
   Subject (RFC 2047) and body (MIME). Non-ASCII display names stay out of those because the
   email package of the Pythons we support can fold a long encoded address header wrongly
   (a recipient lost behind an encoded comma, spaces moved: CPython gh-144156).
+  ``html=True`` adds an HTML alternative with links, ``max_attachments=`` attachments: whole
+  messages as applications send them, to check with ``CapturedMessage.html``, ``.links`` and
+  ``.attachments``.
+* ``attachments()``, ``filenames()`` and ``urls()`` are the parts those messages are made of.
 
 The module needs hypothesis, which ``smtpfake`` itself does not: import it only from tests.
 """
 
 from __future__ import annotations
 
+import html
 import string
 import unicodedata
 from datetime import datetime, timedelta, timezone
@@ -43,13 +48,18 @@ from email.utils import format_datetime
 
 from hypothesis import strategies as st
 
+from ._mail import Attachment
+
 __all__ = [
     "addresses",
+    "attachments",
     "display_names",
     "domains",
     "email_messages",
+    "filenames",
     "header_texts",
     "local_parts",
+    "urls",
 ]
 
 # RFC 5322 atext: what a dot-atom may contain besides the dots between atoms.
@@ -154,19 +164,22 @@ def display_names(*, international: bool = True) -> st.SearchStrategy[str]:
     return _words(alphabet, max_words=4)
 
 
-def header_texts() -> st.SearchStrategy[str]:
-    """Unstructured header values (a Subject): printable words, non-ASCII and emoji included.
+def header_texts(*, max_words: int = 8) -> st.SearchStrategy[str]:
+    """Unstructured header values (a Subject): printable words, non-ASCII and emoji included;
+    with more than about six words a value is often longer than a line, so it is folded.
 
     ``=`` and ``?`` are left out so that no word looks like an RFC 2047 encoded word, which a
     reader would decode into something else.
     """
+    if max_words < 1:
+        raise ValueError(f"max_words must be at least 1, not {max_words}")
     printable = "".join(c for c in string.printable.strip() if c not in "=?")
     alphabet = st.one_of(
         st.sampled_from(printable),
         _non_ascii_letters(),
         st.characters(min_codepoint=0x1F600, max_codepoint=0x1F64F),  # emoticons
     )
-    return _words(alphabet, max_words=8)
+    return _words(alphabet, max_words=max_words)
 
 
 def _body_lines() -> st.SearchStrategy[str]:
@@ -191,9 +204,60 @@ def _mailboxes(international: bool) -> st.SearchStrategy[Address]:
 
 _EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
 
+_ATTACHMENT_TYPES = (
+    "application/pdf", "application/octet-stream", "application/zip", "image/png", "text/csv",
+    "text/calendar",
+)
+
+
+def filenames(*, international: bool = True) -> st.SearchStrategy[str]:
+    """Attachment file names (``Rechnung März.pdf``): words of letters, digits, ``-_`` and
+    spaces, then an extension. ``international=True`` draws non-ASCII letters, which travel
+    RFC 2231-encoded in the Content-Disposition parameter."""
+    alphabet: st.SearchStrategy[str] = st.sampled_from(string.ascii_letters + string.digits + "-_")
+    if international:
+        alphabet = st.one_of(alphabet, _non_ascii_letters())
+    extension = st.text(st.sampled_from(string.ascii_lowercase), min_size=2, max_size=4)
+    return st.builds(lambda stem, ext: f"{stem}.{ext}", _words(alphabet, max_words=3), extension)
+
+
+def attachments(*, international: bool = True) -> st.SearchStrategy[Attachment]:
+    """Attachments as ``smtpfake.Attachment`` (file name, content type, bytes): the bytes are
+    anything, up to 2 KiB (they travel base64-encoded, so they arrive exactly), the types a
+    few common ones (text types included: base64 keeps their line ends too)."""
+    return st.builds(
+        Attachment,
+        filenames(international=international),
+        st.sampled_from(_ATTACHMENT_TYPES),
+        st.binary(max_size=2048),
+    )
+
+
+def urls() -> st.SearchStrategy[str]:
+    """``https://`` URLs on an ASCII host with a path and sometimes a query (a reset link)."""
+    # A segment ends with a letter or digit: a URL ending in "." or "-" in running text is
+    # ambiguous with the sentence around it.
+    segment = st.from_regex(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,10}[A-Za-z0-9])?", fullmatch=True)
+    query = st.text(st.sampled_from(string.ascii_letters + string.digits), min_size=1, max_size=16)
+    return st.builds(
+        lambda host, path, q: f"https://{host}/{'/'.join(path)}" + (f"?token={q}" if q else ""),
+        domains(international=False),
+        st.lists(segment, min_size=1, max_size=3),
+        st.none() | query,
+    )
+
+
+def _html(lines: list[str], links: list[str]) -> str:
+    paragraphs = [f"<p>{html.escape(line)}</p>" for line in lines]
+    paragraphs += [f'<p><a href="{html.escape(url)}">link {i}</a></p>'
+                   for i, url in enumerate(links, 1)]
+    return "<html><body>\n" + "\n".join(paragraphs) + "\n</body></html>\n"
+
 
 @st.composite
-def _messages(draw: st.DrawFn, international: bool, max_recipients: int) -> EmailMessage:
+def _messages(
+    draw: st.DrawFn, international: bool, max_recipients: int, html: bool, max_attachments: int
+) -> EmailMessage:
     mailbox = _mailboxes(international)
     msg = EmailMessage()
     if international:  # the message needs SMTPUTF8 whatever the recipients are
@@ -204,7 +268,7 @@ def _messages(draw: st.DrawFn, international: bool, max_recipients: int) -> Emai
     cc = draw(st.lists(mailbox, max_size=max(0, max_recipients - 1)))
     if cc:
         msg["Cc"] = cc
-    msg["Subject"] = draw(header_texts())
+    msg["Subject"] = draw(header_texts(max_words=16))
     seconds = draw(st.integers(min_value=0, max_value=40 * 365 * 86400))
     msg["Date"] = format_datetime(_EPOCH + timedelta(seconds=seconds))
     token = draw(
@@ -212,19 +276,38 @@ def _messages(draw: st.DrawFn, international: bool, max_recipients: int) -> Emai
     )
     msg["Message-ID"] = f"<{token}@smtpfake.test>"
     lines = draw(st.lists(_body_lines(), min_size=1, max_size=12))
-    msg.set_content("\n".join(lines) + "\n")
+    links = draw(st.lists(urls(), max_size=3)) if html else []
+    msg.set_content("\n".join([*lines, *links]) + "\n")
+    if html:
+        msg.add_alternative(_html(lines, links), subtype="html")
+    # Non-ASCII file names travel RFC 2231-encoded, which needs nothing of the server.
+    for attachment in draw(st.lists(attachments(), max_size=max_attachments)):
+        maintype, subtype = attachment.content_type.split("/")
+        msg.add_attachment(attachment.content, maintype=maintype, subtype=subtype,
+                           filename=attachment.filename)
     return msg
 
 
 def email_messages(
-    *, international: bool = True, max_recipients: int = 3
+    *,
+    international: bool = True,
+    max_recipients: int = 3,
+    html: bool = False,
+    max_attachments: int = 0,
 ) -> st.SearchStrategy[EmailMessage]:
-    """Complete text messages ready for ``smtplib.SMTP.send_message``.
+    """Complete messages ready for ``smtplib.SMTP.send_message``.
 
-    From, To (1 to ``max_recipients``), sometimes Cc, Subject, Date and Message-ID, and a text
-    body. With ``international=True`` the message needs SMTPUTF8 (its sender is non-ASCII);
-    with ``False`` only the Subject and body may be non-ASCII (see the module docstring).
+    From, To (1 to ``max_recipients``), sometimes Cc, a Subject of up to 16 words (often long
+    enough to be folded), Date, Message-ID, and a text body. With ``international=True`` the
+    message needs SMTPUTF8 (its sender is non-ASCII); with ``False`` only the Subject, body and
+    attachment names may be non-ASCII (see the module docstring).
+
+    ``html=True`` adds an HTML alternative (``multipart/alternative``) with the same lines and
+    up to three links (``urls()``), which the text body lists too. ``max_attachments`` adds up
+    to that many ``attachments()`` (``multipart/mixed``).
     """
     if max_recipients < 1:
         raise ValueError(f"max_recipients must be at least 1, not {max_recipients}")
-    return _messages(international, max_recipients)
+    if max_attachments < 0:
+        raise ValueError(f"max_attachments must be 0 or more, not {max_attachments}")
+    return _messages(international, max_recipients, html, max_attachments)

@@ -7,10 +7,12 @@ import smtpfake
 
 def test_all_is_pinned_and_sorted() -> None:
     assert smtpfake.__all__ == [
+        "Attachment",
         "CapturedMessage",
         "CertificateAuthority",
         "FakeLMTPServer",
         "FakeSMTPServer",
+        "Headers",
         "Outbox",
         "Phase",
         "Rule",

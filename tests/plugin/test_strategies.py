@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import html
+import re
 import smtplib
+import unicodedata
 from collections.abc import Iterator
 from email import message_from_bytes, message_from_string, policy
 from email.message import EmailMessage
 
 import pytest
-from hypothesis import find, given
+from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
-from smtpfake import FakeSMTPServer
-from smtpfake.strategies import addresses, display_names, domains, email_messages, header_texts
+from smtpfake import Attachment, FakeSMTPServer
+from smtpfake.strategies import (
+    addresses,
+    attachments,
+    display_names,
+    domains,
+    email_messages,
+    header_texts,
+    urls,
+)
 
 ATEXT = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-/=?^_`{|}~")
 
@@ -131,3 +142,75 @@ def test_messages_are_delivered_intact(
     international = not all(address.isascii() for address in [captured.mail_from, *recipients])
     assert_same_message(parsed, msg, encoded_words=not international)
     assert captured.text.replace("\r\n", "\n") == msg.get_content()
+
+
+def test_rich_message_options_are_checked() -> None:
+    with pytest.raises(ValueError, match="max_attachments"):
+        email_messages(max_attachments=-1)
+    with pytest.raises(ValueError, match="max_words"):
+        header_texts(max_words=0)
+
+
+@given(attachment=attachments())
+def test_attachments_are_valid(attachment: Attachment) -> None:
+    assert attachment.filename
+    assert "." in attachment.filename
+    assert unicodedata.normalize("NFC", attachment.filename) == attachment.filename
+    assert attachment.content_type.count("/") == 1
+
+
+@given(url=urls())
+def test_urls_are_found_in_text(url: str) -> None:
+    assert url.startswith("https://")
+    from smtpfake._mail import _text_links
+
+    assert _text_links(f"Reset it at {url}.") == [url]
+
+
+def test_rich_messages_draw_html_attachments_and_folded_headers() -> None:
+    drawn: list[EmailMessage] = []
+
+    @settings(max_examples=60)
+    @given(email_messages(international=False, html=True, max_attachments=3))
+    def collect(msg: EmailMessage) -> None:
+        drawn.append(msg)
+
+    collect()
+    assert all(m.get_body(preferencelist=("html",)) is not None for m in drawn)
+    assert any(len(list(m.iter_attachments())) >= 2 for m in drawn)
+    assert any(not (a.get_filename() or "").isascii() for m in drawn for a in m.iter_attachments())
+    wire = [m.as_bytes(policy=policy.SMTP) for m in drawn]
+    assert any(b"=?utf-8?" in raw.split(b"\r\n\r\n")[0] for raw in wire)  # encoded words
+    assert any(b"\r\n " in raw.split(b"\r\n\r\n")[0].split(b"Subject:")[1].split(b"\r\nDate")[0]
+               for raw in wire)  # a folded Subject
+
+
+@settings(max_examples=50)  # each example is a delivery
+@given(msg=email_messages(html=True, max_attachments=3), bcc=addresses(international=False))
+def test_rich_messages_read_back_through_the_views(
+    server: FakeSMTPServer, msg: EmailMessage, bcc: str
+) -> None:
+    server.reset()
+    shown = [addr for name in ("To", "Cc") for _, addr in mailboxes(msg, name)]
+    with smtplib.SMTP(*server.address, timeout=5) as client:
+        refused = client.send_message(msg, to_addrs=[*shown, bcc])
+    assert refused == {}
+    (captured,) = server.wait_for(1)
+    html_part = msg.get_body(preferencelist=("html",))
+    assert html_part is not None
+    assert captured.html == html_part.get_content().replace("\r\n", "\n")
+    assert captured.text == msg.get_body(preferencelist=("plain",)).get_content()
+    assert captured.attachments == tuple(
+        Attachment(part.get_filename(), part.get_content_type(), part.get_payload(decode=True))
+        for part in msg.iter_attachments()
+    )
+    assert list(captured.to) == [addr for _, addr in mailboxes(msg, "To")]
+    assert list(captured.cc) == [addr for _, addr in mailboxes(msg, "Cc")]
+    hidden = [bcc] if bcc.casefold() not in {a.casefold() for a in shown} else []
+    assert list(captured.bcc) == hidden
+    assert captured.headers["Message-ID"] == (msg["Message-ID"],)
+    hrefs = list(dict.fromkeys(html.unescape(h) for h in
+                               re.findall(r'href="([^"]+)"', html_part.get_content())))
+    assert [link for link in captured.links if link in hrefs] == hrefs  # all, in order
+    for part in msg.iter_attachments():
+        server.assert_sent(1, has_attachment=part.get_filename())
