@@ -286,7 +286,7 @@ def test_failing_assertions_point_at_the_tests_line(
     result.stdout.fnmatch_lines(
         [
             "*smtp_server.assert_sent(1, to=\"bob@example.org\")",
-            "E * expected 1 message(s) matching {'to': 'bob@example.org'}, found 0*",
+            "E * expected 1 message(s) matching to='bob@example.org', found 0*",
             "*smtp_server.assert_nothing_sent()",
             "E * expected no message; 1 message(s) captured:*",
             "*smtp_server.wait_for(1, timeout=0.01)",
