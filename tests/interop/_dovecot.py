@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ._daemon import Daemon, free_ports, greets, unix_listening
+from ._messages import DOMAIN
 from ._tools import tool
-
-DOMAIN = "interop.test"
 
 CONFIG = """\
 # Private Dovecot for smtpclient's interop tests (generated; see tests/interop/_dovecot.py).

@@ -14,7 +14,7 @@ import pytest
 #: Header fields the servers add on delivery (Postfix and Dovecot LMTP).
 ADDED_FIELDS = frozenset({b"return-path", b"received", b"delivered-to", b"x-original-to"})
 #: Bound on waiting for Postfix's queue to deliver; only there to fail fast.
-DELIVERY_TIMEOUT = 120.0
+DELIVERY_TIMEOUT = 60.0
 POLL_INTERVAL = 0.01
 
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+#: The domain both servers deliver for.
+DOMAIN = "interop.test"
 SENDER = "sender@example.org"
 
 

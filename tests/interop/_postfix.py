@@ -10,15 +10,16 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import re
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ._daemon import Daemon, free_ports, greets
+from ._messages import DOMAIN
 from ._tools import tool
 
-DOMAIN = "interop.test"
 HOSTNAME = "mx.interop.test"
 #: The instance's limits, raised for the tests that need them (10,000 recipients, 20 MiB).
 RECIPIENT_LIMIT = 20_000
@@ -27,8 +28,7 @@ MESSAGE_SIZE_LIMIT = 64 * 1024 * 1024
 # inbox@ (and inbox+TAG@, the tag marking one test's mail) is delivered to the Maildir "inbox",
 # many-N@ to "many"; every other address in the domain is unknown (refused at RCPT).
 MAILBOXES = f"inbox@{DOMAIN} inbox/\n"
-MANY = r"""/^many-[0-9]+@interop\.test$/ many/
-"""
+MANY = rf"/^many-[0-9]+@{re.escape(DOMAIN)}$/ many/" + "\n"
 
 MAIN_CF = """\
 compatibility_level = 3.6
@@ -141,8 +141,9 @@ class Postfix:
         os.chown(self.mail, owner.pw_uid, owner.pw_gid)
         os.chown(root / "data", pwd.getpwnam("postfix").pw_uid, grp.getgrnam("postfix").gr_gid)
         (self.config / "cert.pem").write_bytes(cert_pem)
-        (self.config / "key.pem").write_bytes(key_pem)
-        (self.config / "key.pem").chmod(0o600)
+        key = os.open(self.config / "key.pem", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(key, "wb") as f:
+            f.write(key_pem)
         (self.config / "mailboxes").write_text(MAILBOXES)
         (self.config / "many").write_text(MANY)
         (self.config / "main.cf").write_text(
@@ -176,7 +177,8 @@ class Postfix:
         )
 
     def start(self) -> None:
-        """Check (and create) the queue, then run the master daemon until every port greets."""
+        """Check (and create) the queue, then run the master daemon until it greets (it opens
+        every listener before it serves any)."""
         check = subprocess.run(
             [tool("postfix"), "-c", str(self.config), "check"],
             capture_output=True,
@@ -193,7 +195,7 @@ class Postfix:
         self.daemon.stop()
 
     def maildir(self, name: str) -> Path:
-        """The Maildir that ``name@`` (``box-...`` or ``many``) is delivered to."""
+        """The Maildir ``name`` (``inbox`` or ``many``)."""
         return self.mail / name
 
     @property

@@ -9,9 +9,9 @@ import pytest
 
 import smtpclient
 
-from ._dovecot import DOMAIN, Dovecot
+from ._dovecot import Dovecot
 from ._maildir import Maildir, assert_same_message
-from ._messages import SENDER, raw_message
+from ._messages import DOMAIN, SENDER, raw_message
 
 ALICE, BOB, FULL = (f"{name}@{DOMAIN}" for name in ("alice", "bob", "full"))
 

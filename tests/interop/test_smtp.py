@@ -10,8 +10,8 @@ import pytest
 import smtpclient
 
 from ._maildir import Maildir, assert_same_message
-from ._messages import SENDER, big_body, raw_message
-from ._postfix import DOMAIN, MESSAGE_SIZE_LIMIT, RECIPIENT_LIMIT, Postfix
+from ._messages import DOMAIN, SENDER, big_body, raw_message
+from ._postfix import MESSAGE_SIZE_LIMIT, RECIPIENT_LIMIT, Postfix
 
 # PIPELINING switch (issue 9): once the client's pipelining switch is on main, parametrize the
 # tests that send here over it (pipelined and not); today's client sends in lockstep.

@@ -11,8 +11,8 @@ import smtpclient
 
 from ._dovecot import USERS
 from ._maildir import Maildir, assert_same_message
-from ._messages import raw_message
-from ._postfix import DOMAIN, Postfix
+from ._messages import DOMAIN, raw_message
+from ._postfix import Postfix
 
 ALICE = USERS[0]
 
