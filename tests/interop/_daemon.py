@@ -50,6 +50,14 @@ def session_members(session_id: int) -> list[int]:
     return members
 
 
+def wait_session_gone(session_id: int, timeout: float) -> list[int]:
+    """Wait (bounded) until no process of the session is left; those still there."""
+    deadline = time.monotonic() + timeout
+    while (members := session_members(session_id)) and time.monotonic() < deadline:
+        time.sleep(POLL_INTERVAL)
+    return members
+
+
 def tcp_listening(port: int) -> bool:
     """Whether something accepts connections on 127.0.0.1:``port``."""
     try:
@@ -114,12 +122,21 @@ class Daemon:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        try:
+            self._wait_ready(self.process, ready, timeout)
+        except BaseException:
+            with contextlib.suppress(DaemonError):
+                self.stop()
+            raise
+
+    def _wait_ready(
+        self, process: subprocess.Popen[bytes], ready: Callable[[], bool], timeout: float
+    ) -> None:
         deadline = time.monotonic() + timeout
         while not ready():
-            if self.process.poll() is not None:
-                raise self.fail(f"exited with status {self.process.returncode} while starting")
+            if process.poll() is not None:
+                raise self.fail(f"exited with status {process.returncode} while starting")
             if time.monotonic() > deadline:
-                self.stop()
                 raise self.fail(f"not ready after {timeout} s")
             time.sleep(POLL_INTERVAL)
 
@@ -130,6 +147,7 @@ class Daemon:
         process, self.process = self.process, None
         if process is None:
             return
+        problems = []
         with contextlib.suppress(ProcessLookupError):
             process.send_signal(signal.SIGTERM)
         try:
@@ -137,15 +155,16 @@ class Daemon:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-            raise self.fail(f"did not exit within {timeout} s of SIGTERM; killed") from None
-        deadline = time.monotonic() + timeout
-        while members := session_members(process.pid):
-            if time.monotonic() > deadline:
-                for pid in members:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGKILL)
-                raise self.fail(f"left processes behind: {members}; killed")
-            time.sleep(POLL_INTERVAL)
+            problems.append(f"did not exit within {timeout} s of SIGTERM; killed")
+        members = wait_session_gone(process.pid, timeout)
+        if members:
+            for pid in members:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            problems.append(f"left processes {members} behind; killed")
+            wait_session_gone(process.pid, timeout)
+        if problems:
+            raise self.fail("; ".join(problems))
 
 
 def assert_released(root: Path, ports: Sequence[int]) -> None:
