@@ -13,8 +13,9 @@ from ._maildir import Maildir, assert_same_message
 from ._messages import DOMAIN, SENDER, big_body, raw_message
 from ._postfix import MESSAGE_SIZE_LIMIT, RECIPIENT_LIMIT, Postfix
 
-# PIPELINING switch (issue 9): once the client's pipelining switch is on main, parametrize the
-# tests that send here over it (pipelined and not); today's client sends in lockstep.
+# To come with issue 9 (not on main yet): when the client's PIPELINING switch lands, run every
+# sending test here both pipelined and not (a parametrized fixture that opens the client), and
+# add a send_many test (several messages on one connection, each read back and compared).
 
 
 def inbox(postfix: Postfix) -> Maildir:
