@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any, Literal, NamedTuple, overload
 
+from ._misbehaviour import escape
+
 __all__ = ["CapturedMessage", "Outbox", "Session", "TranscriptLine"]
 
 
@@ -52,19 +54,49 @@ class _SessionRecord:
         self.lines: list[TranscriptLine] = []
 
     def add(self, direction: Literal["C", "S", "!"], text: str) -> None:
+        """Append a line, control characters escaped: in both directions, as aiosmtpd's
+        ``500 ... not recognized`` echoes the client's bytes, and transcripts reach reports."""
+        if not text.isprintable():  # one C call decides the common, clean line
+            text = escape(text)
         self.lines.append(TranscriptLine(direction, text))
 
-    def snapshot(self, upto: int | None = None) -> Session:
-        lines = tuple(self.lines[:upto] if upto is not None else self.lines)
-        return Session(self.peer, self.helo_name, self.tls, self.auth_user, lines)
+    def snapshot(self) -> Session:
+        """The session as it is now."""
+        return self.cut().session()
+
+    def cut(self) -> _SessionCut:
+        """The session as it is now, made into a Session only when asked (see ``_SessionCut``)."""
+        return _SessionCut(self.peer, self.helo_name, self.tls, self.auth_user, self.lines,
+                           len(self.lines))
+
+
+class _SessionCut(NamedTuple):
+    """A session's facts copied now, and its transcript up to now.
+
+    Lines are only ever appended to a record, so the first ``upto`` of them never change: the
+    transcript is copied when the ``Session`` is built, not when a message is accepted (a long
+    connection would copy it for every message).
+    """
+
+    peer: Any
+    helo_name: str | None
+    tls: bool
+    auth_user: str | None
+    lines: list[TranscriptLine]
+    upto: int
+
+    def session(self) -> Session:
+        return Session(self.peer, self.helo_name, self.tls, self.auth_user,
+                       tuple(self.lines[: self.upto]))
 
 
 @dataclass(frozen=True)
 class CapturedMessage:
     """One accepted message: the envelope, the exact bytes, the parsed message and its session.
 
-    ``raw`` is the data exactly as received, after dot-unstuffing. ``message`` and ``session``
-    are built on first access (in the caller's thread), so capture stays cheap for big mail.
+    ``raw`` is the data exactly as received, after dot-unstuffing. Everything is as it was when
+    the message was accepted; ``message`` and ``session`` are built from that on first access
+    (in the caller's thread), so capture stays cheap for big mail.
     """
 
     mail_from: str
@@ -74,8 +106,7 @@ class CapturedMessage:
     raw: bytes
     accepted_for: tuple[str, ...]
     received_at: float = field(default_factory=time.time, compare=False)
-    _record: _SessionRecord | None = field(default=None, repr=False, compare=False)
-    _upto: int = field(default=0, repr=False, compare=False)
+    _session: _SessionCut | None = field(default=None, repr=False, compare=False)
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __repr__(self) -> str:  # raw may be megabytes: keep failure output readable
@@ -97,10 +128,10 @@ class CapturedMessage:
         """The session this message arrived on, as it was when the message was accepted."""
         sess = self._cache.get("session")
         if sess is None:
-            if self._record is None:
+            if self._session is None:
                 sess = Session(None, None, False, None, ())
             else:
-                sess = self._record.snapshot(self._upto)
+                sess = self._session.session()
             self._cache["session"] = sess
         assert isinstance(sess, Session)
         return sess
@@ -233,11 +264,16 @@ class Outbox(Sequence[CapturedMessage]):
             )
         ]
 
-    def describe(self) -> str:
-        """What was captured, one line a message (for failure messages)."""
+    def describe(self, last: int | None = None) -> str:
+        """What was captured, one line a message (for failure messages); with ``last``, the
+        count and only the last ``last`` messages."""
         items = list(self)
         if not items:
             return "nothing was captured"
         lines = [f"{len(items)} message(s) captured:"]
-        lines += [f"  [{i}] {m.summary()}" for i, m in enumerate(items)]
+        first = 0
+        if last is not None and len(items) > last:
+            first = len(items) - last
+            lines = [f"{len(items)} message(s) captured; the last {last}:"]
+        lines += [f"  [{i}] {m.summary()}" for i, m in enumerate(items[first:], first)]
         return "\n".join(lines)

@@ -127,6 +127,7 @@ class ConnectionProtocol(SMTP):
         self._in_data = False
         self._departed = False  # the end of the connection is explained in the transcript
         self._deadline = 0.0  # of the idle timeout (see _reset_timeout)
+        self._go_ahead: list[str] | None = None  # a scripted reply to send instead of the next
 
     def __dir__(self) -> list[str]:
         """All names, except while aiosmtpd's ``__init__`` scans them (see ``_tables``)."""
@@ -194,9 +195,9 @@ class ConnectionProtocol(SMTP):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         starttls = self._original_transport is not None
         super().connection_made(transport)
-        if starttls:
+        if starttls:  # aiosmtpd starts a new session: no greeting, no login (RFC 3207 4.2)
             self._rec.tls = True
-            self._rec.helo_name = None
+            self._rec.helo_name = self._rec.auth_user = None
             self._rec.add("!", "TLS established")
             return
         if getattr(transport, "max_size", 0) > _RECV_SIZE:  # a plain TCP or unix transport
@@ -344,6 +345,10 @@ class ConnectionProtocol(SMTP):
             self._greeted = True
             if await self._on_connect():
                 return
+        if self._go_ahead is not None:  # aiosmtpd's STARTTLS go-ahead, scripted (_start_tls)
+            lines, self._go_ahead = self._go_ahead, None
+            await self._push_lines(lines)
+            return
         text = status if isinstance(status, str) else status.decode("utf-8", "replace")
         record = self._sync_record()
         if self._phase is None and self._line:
@@ -457,6 +462,7 @@ class ConnectionProtocol(SMTP):
         return action is not None and await self._act(action, Phase.CONNECT)
 
 
-def null_is_empty(sender: str | None) -> str:
-    """aiosmtpd keeps the null reverse-path as ``<>``; we say ``""``."""
-    return "" if sender is None or sender == "<>" else sender
+def null_is_empty(sender: str | None) -> str | None:
+    """aiosmtpd keeps the null reverse-path as ``<>``; we say ``""``. Outside a transaction there
+    is no sender at all: None."""
+    return "" if sender == "<>" else sender

@@ -52,27 +52,32 @@ class DeliveryProtocol(ConnectionProtocol):
             self._in_data = False
 
     async def _end_of_data(self, content: bytes) -> None:
+        """Answer (and capture) the message; the transaction ends here whatever happens, a
+        failure included (a server error must not leave its recipients to the next message)."""
+        try:
+            if self.lmtp:
+                await self._lmtp_end_of_data(content)
+            else:
+                await self._smtp_end_of_data(content)
+        finally:
+            self._new_envelope()
+
+    async def _smtp_end_of_data(self, content: bytes) -> None:
         env = self._env
-        if self.lmtp:
-            await self._lmtp_end_of_data(content)
-            return
         action = self._core.script.fire(
             Phase.END_OF_DATA, None, env.rcpt_tos, null_is_empty(env.mail_from)
         )
         if action is not None and action.kind == "reply":
             if 200 <= action.code < 300:
                 self._capture(content, tuple(env.rcpt_tos))
-            self._new_envelope()
             await self._push_lines(action.reply_lines())
             return
         if action is not None and action.kind == "delay":
             await self._act(action, Phase.END_OF_DATA)
         elif action is not None and action.kind != "accept":
-            self._new_envelope()
             await self._act(action, Phase.END_OF_DATA)  # raw bytes, a hang-up or a hang
             return
         queue_id = self._capture(content, tuple(env.rcpt_tos))
-        self._new_envelope()
         await self.push(f"250 2.0.0 OK: queued as {queue_id}")
 
     async def _lmtp_end_of_data(self, content: bytes) -> None:
@@ -100,7 +105,6 @@ class DeliveryProtocol(ConnectionProtocol):
                 break
         if accepted:
             self._capture(content, tuple(accepted))
-        self._new_envelope()
         if replies:
             await self._push_lines(replies)
         if final is not None:
@@ -108,15 +112,13 @@ class DeliveryProtocol(ConnectionProtocol):
 
     def _capture(self, content: bytes, accepted_for: tuple[str, ...]) -> str:
         env = self._env
-        assert self._record is not None
         message = CapturedMessage(
-            mail_from=null_is_empty(env.mail_from),
+            mail_from=null_is_empty(env.mail_from) or "",
             rcpt_tos=tuple(env.rcpt_tos),
             mail_options=tuple(env.mail_options),
             rcpt_options=tuple(env.per_rcpt_options),
             raw=content,
             accepted_for=accepted_for,
-            _record=self._record,
-            _upto=len(self._record.lines),
+            _session=self._sync_record().cut(),
         )
         return self._core.captured(message)

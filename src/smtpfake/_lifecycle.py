@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import itertools
 import os
 import select
@@ -26,7 +27,7 @@ from ._loop import SharedLoop
 from ._script import Script
 from ._tls import ImplicitTLS
 
-__all__ = ["LOOP", "Config", "ServerCore", "bind", "close", "serve"]
+__all__ = ["LOOP", "Config", "ServerCore", "bind", "close", "remove_socket_file", "serve"]
 
 STOP_TIMEOUT = 5.0
 _HANDSHAKE_TIMEOUT = 10  # seconds
@@ -77,6 +78,7 @@ class Listener(socket.socket):
     """The listening socket, counting the connections asyncio accepts from it."""
 
     accepted = 0
+    socket_file: tuple[int, int] | None = None  # a unix socket's file: (device, inode)
 
     def accept(self) -> tuple[socket.socket, Any]:
         conn, address = super().accept()
@@ -154,9 +156,7 @@ class ServerCore:
 def bind(host: str, port: int, path: str | None) -> Listener:
     """A listening, non-blocking socket: TCP (a literal address needs no lookup) or unix."""
     if path is not None:
-        with contextlib.suppress(FileNotFoundError):
-            if stat.S_ISSOCK(os.stat(path).st_mode):
-                os.unlink(path)  # a stale socket from an earlier run
+        _make_way(path)
         sock = Listener(socket.AF_UNIX, socket.SOCK_STREAM)
         address: Any = path
     else:
@@ -169,12 +169,51 @@ def bind(host: str, port: int, path: str | None) -> Listener:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(address)
+        if path is not None:
+            sock.socket_file = _file_id(path)
         sock.listen(128)
         sock.setblocking(False)
     except BaseException:
         sock.close()
         raise
     return sock
+
+
+def _make_way(path: str) -> None:
+    """Remove a stale unix socket file at ``path`` (nobody listens on it); one a server listens
+    on is in use: OSError (EADDRINUSE), as for a TCP port. Anything else there is left for
+    ``bind()`` to refuse."""
+    try:
+        if not stat.S_ISSOCK(os.stat(path).st_mode):
+            return
+    except FileNotFoundError:
+        return
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.setblocking(False)  # a listener with a full queue must not block us
+        try:
+            probe.connect(path)
+        except ConnectionRefusedError:  # a socket file nobody listens on
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            return
+        except FileNotFoundError:
+            return
+        except BlockingIOError:  # someone listens, and is busy
+            pass
+    raise OSError(errno.EADDRINUSE, f"{os.strerror(errno.EADDRINUSE)}: a server listens on {path}")
+
+
+def _file_id(path: str) -> tuple[int, int]:
+    found = os.stat(path)
+    return found.st_dev, found.st_ino
+
+
+def remove_socket_file(core: ServerCore, path: str) -> None:
+    """Remove the unix socket file at ``path`` if it is still the one this server made (not one
+    another server made after it was deleted)."""
+    with contextlib.suppress(OSError):
+        if _file_id(path) == core.listener.socket_file:
+            os.unlink(path)
 
 
 async def serve(

@@ -77,18 +77,26 @@ class SharedLoop:
                 return
             self._stop_locked(last_work)
 
-    def call(self, work: LastWork, timeout: float = 10.0) -> None:
+    def call(self, what: str, work: LastWork, timeout: float = 10.0) -> None:
         """Run ``work()`` on the loop thread and wait for it (and what it returns, if awaitable).
 
-        Not from the loop thread itself, which would wait on its own work.
+        Not from the loop thread itself, which would wait on its own work: a RuntimeError
+        naming ``what`` (see ``refuse_own_thread``).
         """
         with self._lock:
             loop, thread = self._loop, self._thread
         if loop is None or thread is None:
             raise RuntimeError("the loop is not running")
-        if thread.ident == threading.get_ident():
-            raise RuntimeError("this cannot run on the fake servers' own thread (in a rule?)")
+        self.refuse_own_thread(what)
         asyncio.run_coroutine_threadsafe(_awaited(work), loop).result(timeout)
+
+    def refuse_own_thread(self, what: str) -> None:
+        """RuntimeError when called on the loop thread (from a rule's callable): ``what`` would
+        wait for that thread, that is for itself, and every server of the process with it."""
+        thread = self._thread
+        if thread is not None and thread.ident == threading.get_ident():
+            raise RuntimeError(f"{what} cannot run on the fake servers' own thread (in a rule's "
+                               "callable?); do it from the test")
 
     @property
     def running(self) -> bool:

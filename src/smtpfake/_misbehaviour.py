@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["line_notes", "show_line"]
+__all__ = ["escape", "line_notes", "show_line"]
 
 _CONTROL = re.compile(rb"[\x00-\x08\x0a-\x0c\x0e-\x1f\x7f]")
 _PLAIN = re.compile(rb"[\t\x20-\x7e]*\r\n")  # printable ASCII and CRLF: nothing to note
+_ESCAPED = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _SHOWN = 200  # characters of a refused line kept in the transcript
 
 
@@ -53,5 +54,7 @@ def show_line(line: bytes) -> str:
 
 
 def escape(text: str) -> str:
-    """``text`` with C0 controls and DEL written as escapes, so a transcript line stays one line."""
-    return re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m[0])[1:-1], text)
+    """``text`` with control characters written as escapes (``\\r``, ``\\x1b``), so a transcript
+    line stays one line and cannot drive a terminal: C0, DEL, C1, and the line and paragraph
+    separators ``str.splitlines()`` splits on."""
+    return _ESCAPED.sub(lambda m: repr(m[0])[1:-1], text)

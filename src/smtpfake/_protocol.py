@@ -14,12 +14,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiosmtpd.lmtp import LMTP
-from aiosmtpd.smtp import MISSING, AuthResult, LoginPassword
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword
 
 from ._auth import INVALID, XOAUTH2_ERROR, cram_md5_challenge, cram_md5_user, xoauth2_user
 from ._connection import null_is_empty
 from ._delivery import DeliveryProtocol
-from ._misbehaviour import escape
 from ._script import Action, Phase
 
 __all__ = ["FakeLMTPProtocol", "FakeSMTPProtocol"]
@@ -126,6 +125,9 @@ class FakeSMTPProtocol(DeliveryProtocol):
             await self._push_lines(action.reply_lines())
             await self._receive_data()
             return True
+        if phase is Phase.STARTTLS and action.kind == "reply" and 200 <= action.code < 300:
+            await self._start_tls(action.reply_lines())
+            return True
         if not await self._act(action, phase):
             return False
         if action.kind == "reply" and 200 <= action.code < 300:
@@ -137,7 +139,8 @@ class FakeSMTPProtocol(DeliveryProtocol):
     def _apply_success(
         self, phase: Phase, arg: str | None, address: str | None, options: list[str]
     ) -> None:
-        """A scripted 2xx reply still does what the command does (a sender, a recipient...)."""
+        """A scripted 2xx reply still does what the command does (a sender, a recipient, a
+        reset...; STARTTLS: ``_start_tls``)."""
         env, session = self._env, self._sess
         assert self._record is not None
         if phase is Phase.MAIL and address is not None:
@@ -153,6 +156,30 @@ class FakeSMTPProtocol(DeliveryProtocol):
             session.extended_smtp = phase is not Phase.HELO
         elif phase is Phase.AUTH:
             session.authenticated = True
+        elif phase is Phase.RSET:
+            self._new_envelope()
+
+    # ---- STARTTLS -------------------------------------------------------------------------
+
+    async def smtp_STARTTLS(self, arg: str | None) -> None:
+        if self._tls_now():  # a second TLS layer would break asyncio's; Postfix says the same
+            await self.push("554 5.5.1 Error: TLS already active")
+            return
+        await super().smtp_STARTTLS(arg or "")
+
+    async def _start_tls(self, reply: list[str]) -> None:
+        """A scripted 2xx to STARTTLS: answer with it instead of aiosmtpd's 220, then start TLS
+        as aiosmtpd does (a reply that promised TLS and never started it would lie)."""
+        why = ("it is in TLS already" if self._tls_now()
+               else "the server has no STARTTLS (tls='starttls')" if self.tls_context is None
+               else None)
+        if why is not None:
+            raise RuntimeError(
+                f"a scripted {reply[0][:3]} reply to STARTTLS starts TLS, and this connection "
+                f"cannot: {why}; to answer without starting TLS, script .send_raw(b'220 ...\\r\\n')"
+            )
+        self._go_ahead = reply
+        await SMTP.smtp_STARTTLS(self, "")
 
     # ---- EHLO / LHLO ----------------------------------------------------------------------
 
@@ -247,5 +274,5 @@ class FakeLMTPProtocol(FakeSMTPProtocol, LMTP):
 
 def _show(phase: Phase, arg: str | None) -> str:
     if phase is Phase.AUTH and arg and " " in arg:
-        return f"AUTH {escape(arg.split(' ')[0])} <credentials>"
-    return f"{phase.value} {escape(arg)}" if arg else phase.value
+        return f"AUTH {arg.split(' ')[0]} <credentials>"
+    return f"{phase.value} {arg}" if arg else phase.value

@@ -13,7 +13,16 @@ from types import TracebackType
 
 from ._capture import CapturedMessage, Outbox, Session, _SessionRecord
 from ._errors import _ErrorStore
-from ._lifecycle import LOOP, STOP_TIMEOUT, Config, ServerCore, bind, close, serve
+from ._lifecycle import (
+    LOOP,
+    STOP_TIMEOUT,
+    Config,
+    ServerCore,
+    bind,
+    close,
+    remove_socket_file,
+    serve,
+)
 from ._loop import start_now
 from ._protocol import FakeLMTPProtocol, FakeSMTPProtocol
 from ._script import Matcher, Phase, Rule, RuleBuilder, Script
@@ -75,6 +84,8 @@ class _BaseServer:
             raise ValueError("auth_required needs users")
         if any(c in hostname for c in " \r\n") or not hostname:
             raise ValueError(f"invalid hostname {hostname!r}")
+        if greeting is not None and any(c in greeting for c in "\r\n"):
+            raise ValueError(f"the greeting must not contain CR or LF: {greeting!r}")
         self._host = host
         self._port = port
         self._path = os.fspath(path) if path is not None else None
@@ -128,18 +139,21 @@ class _BaseServer:
             self._host, self._port = sock.getsockname()[:2]
 
     def stop(self) -> None:
-        """Close the listener and every connection, then re-raise any server-thread error."""
+        """Close the listener and every connection, then re-raise any server-thread error.
+
+        Not from a rule's callable: that runs on the servers' own thread, which stopping needs.
+        """
         core, loop = self._core, self._loop
         if core is None or loop is None:
             self._errors.raise_pending()
             return
+        LOOP.refuse_own_thread("stop()")
         self._core = self._loop = None
         try:
             LOOP.release(lambda: close(core), timeout=STOP_TIMEOUT * 2)
         finally:
             if self._path is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(self._path)
+                remove_socket_file(core, self._path)
         self._errors.raise_pending()
 
     def __enter__(self) -> _BaseServer:
@@ -203,7 +217,8 @@ class _BaseServer:
         core = self._core
         try:
             if drop_connections and core is not None and core.may_hold_clients():
-                LOOP.call(lambda: core.drop_open_clients("the server was reset"),
+                LOOP.call("reset(drop_connections=True)",
+                          lambda: core.drop_open_clients("the server was reset"),
                           STOP_TIMEOUT * 2)
         finally:
             self.outbox._clear()
@@ -279,7 +294,8 @@ class _BaseServer:
 
     @property
     def sessions(self) -> list[Session]:
-        """Every connection so far, in order, as snapshots."""
+        """Every connection so far, in order, each a snapshot taken now: a connection still open
+        goes on, so read this again to see what happened since."""
         with self._sessions_lock:
             records = list(self._sessions)
         return [r.snapshot() for r in records]
@@ -294,7 +310,7 @@ class _BaseServer:
         self.check()
         if not reached:
             raise TimeoutError(
-                f"waited {timeout}s for {count} message(s); {self.outbox.describe()}"
+                f"waited {timeout}s for {count} message(s); {self.outbox.describe(last=5)}"
             )
         return list(self.outbox)
 

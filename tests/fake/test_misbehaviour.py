@@ -91,7 +91,7 @@ def test_refused_lines_appear_with_what_was_wrong(server: FakeSMTPServer, wire) 
         "S: 220 smtpfake.test ESMTP smtpfake",
         "C: \\x00\\x1bgarbage",
         "!: control characters in a command line",
-        'S: 500 Error: command "\x00\x1bGARBAGE" not recognized',
+        'S: 500 Error: command "\\x00\\x1bGARBAGE" not recognized',  # the echo escaped too
         "C: NOOP " + "x" * 195 + "... (5005 bytes)",
     ]
     assert lines[5:] == [
