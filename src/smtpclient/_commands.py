@@ -9,12 +9,27 @@ from __future__ import annotations
 
 import email.utils
 import re
+import sys
 from typing import Final, NoReturn
 
-__all__ = ["CRLF", "addr_only", "bCRLF", "check_argument", "command_line", "quoteaddr"]
+__all__ = [
+    "CRLF",
+    "FROM",
+    "TO",
+    "addr_only",
+    "bCRLF",
+    "check_argument",
+    "command_line",
+    "quoteaddr",
+]
 
 CRLF: Final = "\r\n"
 bCRLF: Final = b"\r\n"
+
+# The keywords of MAIL and RCPT as the running Python's smtplib writes them: upper case up to
+# 3.12, lower case from 3.13 on (gh-65495). Servers treat them alike; the bytes are observable.
+FROM: Final = "from:" if sys.version_info >= (3, 13) else "FROM:"
+TO: Final = "to:" if sys.version_info >= (3, 13) else "TO:"
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Addresses that email.utils.parseaddr returns unchanged: dot-atoms on both sides of one "@".

@@ -20,12 +20,16 @@ from collections.abc import Generator
 from typing import Any, TypeVar, cast
 
 from ._events import CLOSE, READ, Call, StartTLS
-from ._exceptions import SMTPReplyError, SMTPServerDisconnected
+from ._exceptions import SMTPGreetingError, SMTPReplyError, SMTPServerDisconnected
+from ._flows import greeting
 from ._replies import MAX_LINE, MAX_REPLY_LINES, MAX_REPLY_SIZE, Reply, ReplyParser
 
 __all__ = ["Connection", "handshake"]
 
-_IOV_MAX = 1024  # buffers per sendmsg (POSIX guarantees 16; Linux and the BSDs allow 1024)
+# The real socket class, taken once: code written for smtplib replaces the ``socket`` module the
+# client sees (``smtpclient._sync.socket = mock_socket``), and a stand-in socket is read
+# through its ``makefile()``, as smtplib reads every socket, whatever that module holds.
+_SOCKET_TYPE = socket.socket
 _CHUNK = 8192  # bytes per read of replies: a reply fits, an EHLO reply too
 _NEVER = float("inf")
 T = TypeVar("T")
@@ -83,34 +87,6 @@ class Connection:
         sys.audit("smtplib.send", self, s)
         try:
             sock.sendall(s)
-        except OSError:
-            self.close()
-            raise SMTPServerDisconnected("Server not connected") from None
-
-    def _send_pieces(self, pieces: list[bytes | memoryview]) -> None:
-        """Send message data given in pieces: one ``sendmsg`` per batch, no joined copy."""
-        sock = self.sock
-        if (
-            self.debuglevel > 0  # smtplib prints the data as one "send:" line
-            or not isinstance(sock, socket.socket)
-            or isinstance(sock, ssl.SSLSocket)  # no sendmsg over TLS
-            or type(self).send is not Connection.send  # overridden: smtplib sends data with it
-            or "send" in self.__dict__
-        ):
-            self.send(b"".join(pieces))
-            return
-        sys.audit("smtplib.send", self, pieces)
-        try:
-            for first in range(0, len(pieces), _IOV_MAX):
-                batch = pieces[first : first + _IOV_MAX]
-                sent = sock.sendmsg(batch)
-                if sent < sum(map(len, batch)):  # a partial write: finish piece by piece
-                    for piece in batch:
-                        if sent >= len(piece):
-                            sent -= len(piece)
-                        else:
-                            sock.sendall(memoryview(piece)[sent:])
-                            sent = 0
         except OSError:
             self.close()
             raise SMTPServerDisconnected("Server not connected") from None
@@ -176,7 +152,7 @@ class Connection:
         """When the reply begun now must be complete: the socket's timeout from now (or never)."""
         sock = self.sock
         # A stand-in for a socket (smtplib's own tests use one) gets no deadline.
-        timeout = sock.gettimeout() if isinstance(sock, socket.socket) else None
+        timeout = sock.gettimeout() if isinstance(sock, _SOCKET_TYPE) else None
         return _NEVER if timeout is None else time.monotonic() + timeout
 
     def _receive(self, file: io.BufferedReader, deadline: float) -> bytes:
@@ -184,7 +160,7 @@ class Connection:
         a reply (``deadline`` < 0), else with what remains until ``deadline``."""
         sock = self.sock
         timeout = None
-        if 0 <= deadline < _NEVER and isinstance(sock, socket.socket):
+        if 0 <= deadline < _NEVER and isinstance(sock, _SOCKET_TYPE):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self.close()
@@ -192,7 +168,7 @@ class Connection:
             timeout = sock.gettimeout()
             sock.settimeout(remaining)
         try:
-            if isinstance(sock, socket.socket):
+            if isinstance(sock, _SOCKET_TYPE):
                 return sock.recv(_CHUNK)  # straight from the socket: nothing is left buffered
             return file.readline(MAX_LINE + 1)  # a stand-in socket: through its file, as smtplib
         except OSError as exc:
@@ -208,6 +184,13 @@ class Connection:
             unsolicited = self._read_ahead[:80]
             self.close()
             raise SMTPReplyError(-1, f"Unsolicited reply from the server: {unsolicited!r}")
+
+    def _read_greeting(self) -> tuple[int, bytes]:
+        """The server's greeting; a malformed one is SMTPGreetingError (an SMTPConnectError)."""
+        try:
+            return self._drive(greeting(self))
+        except SMTPReplyError as exc:
+            raise SMTPGreetingError(exc.smtp_code, exc.smtp_error) from exc
 
     def getreply(self) -> tuple[int, bytes]:
         """Read one reply: ``(code, message)``, the lines of a multi-line reply joined by LF."""
@@ -246,7 +229,11 @@ class Connection:
                     elif kind is list:
                         if self._read_ahead:
                             self._refuse_unsolicited()
-                        self._send_pieces(event)
+                        # Message data: joined, then one write, as smtplib sends it. The
+                        # "smtplib.send" audit event carries the bytes sent, and a single write
+                        # leaves no small second one for Nagle's algorithm to hold back until
+                        # the server's delayed ACK (~40 ms).
+                        self.send(b"".join(event))
                         value = self._read_reply()
                     elif event is READ:
                         value = self._read_reply()

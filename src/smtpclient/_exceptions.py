@@ -20,6 +20,7 @@ The tree (each class also inherits its ``smtplib`` namesake)::
                ├── SMTPHeloError
                ├── SMTPAuthenticationError
                └── SMTPReplyError            a malformed or over-long reply (ours)
+                    └── SMTPGreetingError    ... as the greeting: an SMTPConnectError too
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ __all__ = [
     "SMTPConnectError",
     "SMTPDataError",
     "SMTPException",
+    "SMTPGreetingError",
     "SMTPHeloError",
     "SMTPNotSupportedError",
     "SMTPRecipientsRefused",
@@ -93,4 +95,12 @@ class SMTPReplyError(SMTPResponseException):
 
     ``smtp_code`` is 500 for a reply over a size limit (smtplib's code for a line that is too
     long) and -1 when no valid reply code could be read; ``smtp_error`` says what was wrong.
+    """
+
+
+class SMTPGreetingError(SMTPReplyError, SMTPConnectError):
+    """A malformed or over-long greeting; the connection is closed after it.
+
+    Also an SMTPConnectError, so ``except smtplib.SMTPConnectError:`` (the "try the next MX"
+    pattern) catches it, as it catches smtplib's error for a greeting it cannot parse.
     """

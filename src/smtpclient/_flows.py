@@ -19,8 +19,8 @@ import email.message
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from ._auth import auth_flow
-from ._commands import addr_only, check_argument, command_line, quoteaddr
+from ._auth import auth_flow, check_credentials
+from ._commands import FROM, TO, addr_only, check_argument, command_line, quoteaddr
 from ._events import CLOSE, READ, Call, Debug, Flow, StartTLS
 from ._exceptions import (
     SMTPAuthenticationError,
@@ -171,7 +171,7 @@ def mail(state: Any, sender: str, options: Sequence[str] = ()) -> Flow[tuple[int
         optionlist = " " + " ".join(options)
     state._accepted = []
     address = quoteaddr(check_argument(sender))
-    reply: Reply = yield command_line("mail", f"FROM:{address}{optionlist}")
+    reply: Reply = yield command_line("mail", f"{FROM}{address}{optionlist}")
     return (reply.code, reply.message)
 
 
@@ -179,7 +179,7 @@ def rcpt(state: Any, recip: str, options: Sequence[str] = ()) -> Flow[tuple[int,
     """RCPT TO; an accepted recipient is remembered for LMTP's per-recipient replies."""
     optionlist = " " + " ".join(options) if options and state.does_esmtp else ""
     address = quoteaddr(check_argument(recip))
-    reply: Reply = yield command_line("rcpt", f"TO:{address}{optionlist}")
+    reply: Reply = yield command_line("rcpt", f"{TO}{address}{optionlist}")
     if reply.code in (250, 251):
         state._accepted.append(recip)
     return (reply.code, reply.message)
@@ -370,8 +370,10 @@ def login(
 
     Each is tried in turn while the server refuses the credentials; the last refusal is raised.
     XOAUTH2 (``password`` is then the OAuth 2.0 token) is used only when the server offers none
-    of the three, where smtplib would give up.
+    of the three, where smtplib would give up. NUL, CR or LF in ``user`` or ``password`` is a
+    ValueError before anything is sent.
     """
+    check_credentials(user, password)
     yield from _ehlo_or_helo_if_needed(state)
     if "auth" not in state.esmtp_features:
         raise SMTPNotSupportedError("SMTP AUTH extension not supported by server.")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 
-from . import _flows as flows
 from ._sync import DEFAULT_TIMEOUT, SMTP
 
 __all__ = ["LMTP", "LMTP_PORT"]
@@ -61,7 +60,7 @@ class LMTP(SMTP):
                 self.sock.close()
             self.sock = None
             raise
-        code, msg = self._drive(flows.greeting(self))
+        code, msg = self._read_greeting()
         if self.debuglevel > 0:
             self._print_debug("connect:", msg)
         return (code, msg)

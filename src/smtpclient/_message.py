@@ -7,7 +7,7 @@ sending a large message. Here the same results come from a few ``bytes``/``str``
   or LF only) are detected with ``count`` and cost one pass or none;
 - dot-stuffing doubles a ``.`` at the start of the message and after every LF (smtplib's
   ``(?m)^\\.`` on bytes): one regex-engine scan for ``\\n.`` gives the places, and the data is
-  sent as views into the message with the extra dots between them (:func:`data_pieces`);
+  views into the message with the extra dots between them (:func:`data_pieces`), joined once;
 - ``bytes`` messages are otherwise sent as they are, as smtplib does.
 """
 
@@ -63,9 +63,9 @@ def data_pieces(msg: str | bytes) -> list[bytes | memoryview]:
 
     The message is not copied: the pieces are views into it, with a ``b"."`` inserted before
     each line that starts with a dot, and the terminator (CRLF if needed, then ``.`` CRLF) last.
-    A driver can hand them to one ``sendmsg`` (scatter/gather), so a large message costs one
-    scan for ``\n.`` (by the regex engine, several times faster than ``bytes.find`` on text
-    full of LFs) and no allocation of its size.
+    A large message costs one scan for ``\n.`` (by the regex engine, several times faster than
+    ``bytes.find`` on text full of LFs) and one join; the sync driver sends the joined bytes in
+    one write, as smtplib does.
     """
     if isinstance(msg, str):
         msg = fix_eols(msg).encode("ascii")

@@ -6,9 +6,10 @@ import socket
 import ssl
 import sys
 
+from . import _tls
 from ._connection import handshake
 from ._sync import DEFAULT_TIMEOUT, SMTP
-from ._tls import check_tls_arguments, tls_context
+from ._tls import check_tls_arguments, client_cert_context
 
 __all__ = ["SMTP_SSL", "SMTP_SSL_PORT"]
 
@@ -23,9 +24,28 @@ class SMTP_SSL(SMTP):
     """
 
     default_port = SMTP_SSL_PORT
-    context: ssl.SSLContext
     keyfile: str | None
     certfile: str | None
+    _own_context: ssl.SSLContext | None = None  # given, or built when ``context`` was read
+
+    @property
+    def context(self) -> ssl.SSLContext:
+        """The context this object's connections use; mutating it changes no other object's.
+
+        The one given to the constructor; else a verified context of this object's own, built
+        on first read (``ssl.create_default_context()``, ~20 ms). Until then the connections
+        use the process-wide cached default (``smtpclient._tls.default_context``), which no
+        attribute exposes: its cost is paid once per process, and code that adjusts
+        ``smtp.context`` (smtplib's contexts are per object) changes only this object.
+        """
+        context = self._own_context
+        if context is None:
+            context = self._own_context = client_cert_context(None, None)
+        return context
+
+    @context.setter
+    def context(self, context: ssl.SSLContext) -> None:
+        self._own_context = context
 
     def _init_ssl(
         self,
@@ -39,9 +59,12 @@ class SMTP_SSL(SMTP):
         context: ssl.SSLContext | None,
     ) -> None:
         check_tls_arguments(keyfile, certfile, context)
-        self.keyfile = keyfile
-        self.certfile = certfile
-        self.context = tls_context(keyfile, certfile, context)
+        if sys.version_info < (3, 12):  # smtplib keeps them until 3.12 removed the arguments
+            self.keyfile = keyfile
+            self.certfile = certfile
+        if context is None and (keyfile is not None or certfile is not None):
+            context = client_cert_context(certfile, keyfile)
+        self._own_context = context
         SMTP.__init__(self, host, port, local_hostname, timeout, source_address)
 
     if sys.version_info >= (3, 12):
@@ -80,7 +103,10 @@ class SMTP_SSL(SMTP):
             self._print_debug("connect:", (host, port))
         new_socket = super()._get_socket(host, port, timeout)
         try:
-            return handshake(self.context, new_socket, self._host)
+            context = self._own_context
+            if context is None:
+                context = _tls.default_context()
+            return handshake(context, new_socket, self._host)
         except BaseException:
             new_socket.close()
             raise

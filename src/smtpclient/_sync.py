@@ -57,6 +57,7 @@ from ._auth import (
     cram_md5_response,
     login_response,
     plain_response,
+    xoauth2_answer,
     xoauth2_response,
 )
 from ._commands import command_line
@@ -187,7 +188,7 @@ class SMTP(Connection):
         sys.audit("smtplib.connect", self, host, port)
         self.sock = self._get_socket(host, port, self.timeout)
         self.file = None
-        code, msg = self._drive(flows.greeting(self))
+        code, msg = self._read_greeting()
         if self.debuglevel > 0:
             self._print_debug("connect:", repr(msg))
         return (code, msg)
@@ -283,13 +284,14 @@ class SMTP(Connection):
 
     def auth_login(self, challenge: bytes | None = None) -> str:
         """Authobject for LOGIN, from ``self.user`` and ``self.password``."""
-        if challenge is None:
-            return self.user
-        return login_response(self.user, self.password, self._auth_challenge_count)
+        count = 1 if challenge is None else self._auth_challenge_count
+        return login_response(self.user, self.password, count)
 
     def auth_xoauth2(self, challenge: bytes | None = None) -> str:
         """Authobject for XOAUTH2: ``self.password`` is the OAuth 2.0 access token."""
-        return xoauth2_response(self.user, self.password) if challenge is None else ""
+        if challenge is None:
+            return xoauth2_response(self.user, self.password)
+        return xoauth2_answer(self.user, self.password, self._auth_challenge_count)
 
     def login(
         self, user: str, password: str, *, initial_response_ok: bool = True

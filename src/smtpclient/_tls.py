@@ -4,10 +4,13 @@
 this module's namespace, so patching ``smtpclient._tls.default_context`` (a test harness adding
 its CA) reaches ``starttls()`` and ``SMTP_SSL`` alike.
 
-``ssl.create_default_context()`` loads the system CA store, which costs milliseconds; a client
-that opens many connections must not pay that per connection. :func:`default_context` builds it
-on first use and returns the same object afterwards. It is shared and mutable on purpose: a
-test harness may add a test CA to it (``ca.configure_trust(default_context())``).
+``ssl.create_default_context()`` loads the system CA store, which costs ~20 ms; a client that
+opens many connections must not pay that per connection. :func:`default_context` builds it on
+first use and returns the same object afterwards. It is shared and mutable on purpose: a test
+harness may add a test CA to it (``ca.configure_trust(default_context())``). No attribute of a
+client or its socket exposes it: ``SMTP_SSL.context`` and the TLS socket's ``context`` are
+their own (built when first read), so code that adjusts them, as smtplib's per-object contexts
+allow, changes no other connection.
 """
 
 from __future__ import annotations
@@ -22,15 +25,41 @@ _lock = threading.Lock()
 _context: ssl.SSLContext | None = None
 
 
+class _DefaultContextSocket(ssl.SSLSocket):
+    """A TLS socket made with the shared default context, which its ``context`` does not expose.
+
+    Reading ``sock.context`` gives the socket a verified context of its own, built then (~20 ms):
+    code that adjusts ``smtp.sock.context`` (smtplib's contexts are per call) changes no other
+    connection. The established connection keeps the context it was made with.
+    """
+
+    @property
+    def context(self) -> ssl.SSLContext:
+        own: ssl.SSLContext | None = self.__dict__.get("_own_context")
+        if own is None:
+            own = self.__dict__["_own_context"] = ssl.create_default_context()
+        return own
+
+    @context.setter
+    def context(self, context: ssl.SSLContext) -> None:
+        ssl.SSLSocket.context.fset(self, context)  # type: ignore[attr-defined]
+        self.__dict__["_own_context"] = context
+
+
 def default_context() -> ssl.SSLContext:
-    """The process-wide verified client context (``ssl.create_default_context()``), cached."""
+    """The process-wide verified client context (``ssl.create_default_context()``), cached.
+
+    The sockets it wraps do not expose it (see :class:`_DefaultContextSocket`).
+    """
     global _context
     context = _context
     if context is None:
         with _lock:
             context = _context
             if context is None:
-                context = _context = ssl.create_default_context()
+                context = ssl.create_default_context()
+                context.sslsocket_class = _DefaultContextSocket
+                _context = context
     return context
 
 

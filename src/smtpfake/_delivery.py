@@ -10,6 +10,7 @@ from __future__ import annotations
 from ._capture import CapturedMessage
 from ._connection import ConnectionProtocol, null_is_empty
 from ._data import ClientGone, read_data
+from ._errors import NotStored
 from ._script import Action, Phase
 
 __all__ = ["DeliveryProtocol"]
@@ -68,21 +69,28 @@ class DeliveryProtocol(ConnectionProtocol):
             Phase.END_OF_DATA, None, env.rcpt_tos, null_is_empty(env.mail_from)
         )
         if action is not None and action.kind == "reply":
+            lines = action.reply_lines()
             if 200 <= action.code < 300:
-                self._capture(content, tuple(env.rcpt_tos))
-            await self._push_lines(action.reply_lines())
+                try:
+                    self._capture(content, tuple(env.rcpt_tos))
+                except NotStored as failure:
+                    lines = [failure.reply()]
+            await self._push_lines(lines)
             return
         if action is not None and action.kind == "delay":
             await self._act(action, Phase.END_OF_DATA)
         elif action is not None and action.kind != "accept":
             await self._act(action, Phase.END_OF_DATA)  # raw bytes, a hang-up or a hang
             return
-        queue_id = self._capture(content, tuple(env.rcpt_tos))
-        await self.push(f"250 2.0.0 OK: queued as {queue_id}")
+        try:
+            reply = f"250 2.0.0 OK: queued as {self._capture(content, tuple(env.rcpt_tos))}"
+        except NotStored as failure:
+            reply = failure.reply()
+        await self.push(reply)
 
     async def _lmtp_end_of_data(self, content: bytes) -> None:
         env = self._env
-        replies: list[str] = []
+        replies: list[tuple[str, list[str]]] = []  # (recipient, its reply lines)
         accepted: list[str] = []
         final: Action | None = None
         for rcpt in env.rcpt_tos:
@@ -91,22 +99,26 @@ class DeliveryProtocol(ConnectionProtocol):
             )
             if action is None or action.kind == "accept":
                 accepted.append(rcpt)
-                replies.append(f"250 2.1.5 <{rcpt}> OK")
+                replies.append((rcpt, [f"250 2.1.5 <{rcpt}> OK"]))
             elif action.kind == "delay":
                 await self._act(action, Phase.END_OF_DATA)
                 accepted.append(rcpt)
-                replies.append(f"250 2.1.5 <{rcpt}> OK")
+                replies.append((rcpt, [f"250 2.1.5 <{rcpt}> OK"]))
             elif action.kind == "reply":
                 if 200 <= action.code < 300:
                     accepted.append(rcpt)
-                replies.extend(action.reply_lines())
+                replies.append((rcpt, action.reply_lines()))
             else:
                 final = action
                 break
         if accepted:
-            self._capture(content, tuple(accepted))
+            try:
+                self._capture(content, tuple(accepted))
+            except NotStored as failure:  # no recipient may be told it was delivered
+                replies = [(r, [failure.reply(r)] if r in accepted else lines)
+                           for r, lines in replies]
         if replies:
-            await self._push_lines(replies)
+            await self._push_lines([line for _, lines in replies for line in lines])
         if final is not None:
             await self._act(final, Phase.END_OF_DATA)
 

@@ -6,7 +6,7 @@ import threading
 import traceback
 from collections.abc import Callable
 
-__all__ = ["ServerError"]
+__all__ = ["NotStored", "ServerError"]
 
 
 class ServerError(Exception):
@@ -22,6 +22,19 @@ class ServerError(Exception):
         count = len(self.tracebacks)
         head = f"{count} error(s) in the fake server thread; the first:\n"
         super().__init__(head + (self.tracebacks[0] if self.tracebacks else ""))
+
+
+class NotStored(Exception):
+    """The server's ``store`` could not keep an accepted message; ``reply`` is the 451 to send."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+    def reply(self, recipient: str | None = None) -> str:
+        """The transient failure the client gets instead of a 2xx (LMTP: for ``recipient``)."""
+        who = f"<{recipient}> " if recipient is not None else ""
+        return f"451 4.3.0 {who}Message not stored ({self.reason}), try again later"
 
 
 class _ErrorStore:

@@ -22,7 +22,7 @@ from typing import Any
 
 from ._capture import CapturedMessage, Outbox, _SessionRecord
 from ._connection import ConnectionProtocol
-from ._errors import _ErrorStore
+from ._errors import NotStored, _ErrorStore
 from ._loop import SharedLoop
 from ._script import Script
 from ._tls import ImplicitTLS
@@ -64,6 +64,7 @@ class Config:
     data_size_limit: int
     hide: frozenset[str]
     esmtp: bool
+    store: Callable[[CapturedMessage], None] | None = None
 
 
 class _HangUp(asyncio.Protocol):
@@ -149,6 +150,21 @@ class ServerCore:
         del self.serving
 
     def captured(self, message: CapturedMessage) -> str:
+        """Keep an accepted message, the store first (if any), then the outbox; its queue id.
+
+        NotStored if the store failed: the client must then not be told the message was kept.
+        The store's OSError is the expected failure (a full disk, a path gone); any other error
+        is a bug in the store and also reaches the test as ServerError.
+        """
+        store = self.cfg.store
+        if store is not None:
+            try:
+                store(message)
+            except OSError as error:
+                raise NotStored(error.strerror or type(error).__name__) from error
+            except Exception as error:
+                self.errors.add(error)
+                raise NotStored(type(error).__name__) from error
         self.outbox._append(message)
         return f"{next(self._ids):08X}"
 

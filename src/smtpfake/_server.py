@@ -8,7 +8,7 @@ import dataclasses
 import os
 import ssl
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 
 from ._capture import CapturedMessage, Outbox, Session, _SessionRecord
@@ -61,6 +61,7 @@ class _BaseServer:
         esmtp: bool = True,
         hostname: str = "smtpfake.test",
         greeting: str | None = None,
+        store: Callable[[CapturedMessage], None] | None = None,
     ) -> None:
         if tls not in TLS_MODES:
             raise ValueError(f"tls must be one of {TLS_MODES}, not {tls!r}")
@@ -82,6 +83,8 @@ class _BaseServer:
             raise TypeError("users maps user names (str) to passwords (str)")
         if auth_required and not users:
             raise ValueError("auth_required needs users")
+        if store is not None and not callable(store):
+            raise TypeError("store must be a callable taking a CapturedMessage, or None")
         if any(c in hostname for c in " \r\n") or not hostname:
             raise ValueError(f"invalid hostname {hostname!r}")
         if greeting is not None and any(c in greeting for c in "\r\n"):
@@ -97,6 +100,7 @@ class _BaseServer:
             auth_mechanisms=mechanisms, auth_required=auth_required,
             auth_require_tls=auth_require_tls, size_limit=size_limit,
             data_size_limit=size_limit or _HARD_DATA_LIMIT, hide=hidden, esmtp=esmtp,
+            store=store,
         )
         self._script = Script()
         self.outbox = Outbox()

@@ -44,6 +44,40 @@ class CertificateAuthority:
         self._pem_path: str | None = None
 
     @classmethod
+    def kept_in(cls, directory: str | os.PathLike[str]) -> CertificateAuthority:
+        """The CA kept in ``directory``: made there on first use, loaded from there after.
+
+        So a CA bundle setting pointing at ``ca_pem_path`` (``DIR/ca.pem``, kept at exit)
+        survives restarts. ``directory`` is created (not its parents) with mode 0700, the key
+        (``DIR/ca-key.pem``) with mode 0600; a key that others may read is refused. OSError if
+        the directory cannot be used, ValueError if what it holds is not a usable CA.
+        """
+        import fcntl
+
+        import trustme
+
+        folder = os.path.abspath(directory)
+        cert_path, key_path = os.path.join(folder, "ca.pem"), os.path.join(folder, "ca-key.pem")
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(folder, 0o700)
+        self = cls()
+        lock = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # two first runs at once: one CA, not a mix of two
+            if os.path.exists(cert_path):  # written last: a complete CA
+                if os.stat(key_path).st_mode & 0o077:
+                    raise ValueError(f"{key_path} may be read by others: chmod 600 it")
+                with open(cert_path, "rb") as cert, open(key_path, "rb") as key:
+                    self._ca = trustme.CA.from_pem(cert.read(), key.read())
+            else:
+                _write_new(key_path, self._ca.private_key_pem.bytes(), 0o600)
+                _write_new(cert_path, self.ca_pem, 0o644)
+        finally:
+            os.close(lock)
+        self._pem_path = cert_path
+        return self
+
+    @classmethod
     def shared(cls) -> CertificateAuthority:
         """The process-wide CA, created on first use."""
         global _shared
@@ -112,6 +146,22 @@ class CertificateAuthority:
             sslobj.context = named
 
         return sni
+
+
+def _write_new(path: str, data: bytes, mode: int) -> None:
+    """Write a file that appears whole or not at all, created with ``mode`` (never wider)."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), "wb") as f:
+            os.fchmod(f.fileno(), mode)  # (a leftover tmp file would keep its old mode)
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _remove(path: str) -> None:

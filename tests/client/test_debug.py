@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import smtpclient
+from tests._support.wire import wire
 
 from ._servers import DATA_END, ScriptedServer
 
@@ -57,4 +58,4 @@ def test_debug_output_matches_smtplib(
         outputs.append(err)
     assert results[0] == results[1] == {"c@example.com": (550, b"5.1.1 unknown")}
     assert outputs[1] == outputs[0]
-    assert "send: 'mail FROM:<a@example.com> size=7\\r\\n'" in outputs[1]
+    assert wire("send: 'mail FROM:<a@example.com> size=7\\r\\n'") in outputs[1]

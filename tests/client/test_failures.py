@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import smtplib
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 import smtpclient
+from tests._support.wire import wire
 
 from ._servers import DATA_END, HANGUP, SILENT, ScriptedServer, StartServer
 
@@ -116,6 +118,7 @@ def test_malformed_greeting_is_a_typed_error_and_closes(
         smtp.connect("127.0.0.1", server.port)
     assert caught.value.smtp_code == code
     assert message in caught.value.smtp_error
+    assert isinstance(caught.value, smtplib.SMTPConnectError)  # "try the next MX" catches it
     assert smtp.sock is None
 
 
@@ -136,7 +139,7 @@ def test_ehlo_refused_falls_back_to_helo(scripted: Scripted) -> None:
         assert smtp.helo_resp == b"hi"
         assert not smtp.does_esmtp
     # No ESMTP: the MAIL options were dropped, as smtplib does.
-    assert server.received[2] == b"mail FROM:<a@example.com>\r\n"
+    assert server.received[2] == wire(b"mail FROM:<a@example.com>\r\n")
 
 
 def test_helo_refused_raises_helo_error(scripted: Scripted) -> None:

@@ -8,6 +8,8 @@ wire format it reads back, smtplib's command tuples, SMTPUTF8 refused, reconnect
 from __future__ import annotations
 
 import email.message
+import socket
+from typing import Any
 
 import pytest
 
@@ -128,3 +130,44 @@ def test_last_reply_carries_enhanced_status(start_server: StartServer) -> None:
         assert smtp.rcpt("x@example.com")[0] == 550
         assert smtp.last_reply is not None
         assert smtp.last_reply.enhanced_status == "5.1.1"
+
+
+class CountingSocket(socket.socket):
+    """A real socket that records the size of each write the client makes on it."""
+
+    writes: list[int]
+
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        self.writes.append(len(data))
+        super().sendall(data, flags)
+
+    def sendmsg(self, buffers: Any, *args: Any) -> int:
+        self.writes.append(sum(len(b) for b in buffers))
+        return super().sendmsg(buffers, *args)
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        self.writes.append(len(data))
+        return super().send(data, flags)
+
+
+def test_message_data_goes_out_in_one_write(start_server: StartServer) -> None:
+    """Every line starting with a dot: the data is still one write, so nothing can stall.
+
+    A second, small write after a large one waits on Nagle's algorithm until the server's
+    delayed ACK (~40 ms on Linux); dot-stuffing once split such a message into two writes.
+    """
+    server = start_server()
+    body = "".join(f".{n:04d} a dotted line{'-' * 44}\r\n" for n in range(600))
+    message = f"Subject: dots\r\n\r\n{body}".encode()
+    with smtpclient.SMTP(server.host, server.port, local_hostname="client.test") as smtp:
+        smtp.ehlo()
+        assert smtp.sock is not None
+        counting = CountingSocket(fileno=smtp.sock.detach())
+        counting.writes = []
+        smtp.sock = counting
+        assert smtp.sendmail("a@example.com", ["b@example.com"], message) == {}
+    stuffed = message.replace(b"\r\n.", b"\r\n..") + b".\r\n"
+    # MAIL, RCPT, DATA, the whole message in one write, QUIT.
+    assert counting.writes[3:] == [len(stuffed), len(b"quit\r\n")]
+    assert len(server.handler.messages) == 1
+    assert server.handler.messages[0].content == message

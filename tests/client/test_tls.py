@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ssl
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trustme
@@ -108,11 +110,99 @@ def test_smtp_ssl_default_context_verifies(
 ) -> None:
     server = start_server(implicit_tls=server_tls)
     with smtpclient.SMTP_SSL(server.host, server.port, local_hostname=LOCAL) as smtp:
-        assert smtp.context is trusting_default
+        assert isinstance(smtp.sock, ssl.SSLSocket)
+        assert smtp.sock.context is trusting_default  # the cached default, not built again
         assert smtp.sendmail("a@example.com", "b@example.com", "over tls") == {}
     assert len(server.handler.messages) == 1
 
 
+def test_smtp_ssl_context_is_the_objects_own(
+    start_server: StartServer, server_tls: ssl.SSLContext, trusting_default: ssl.SSLContext
+) -> None:
+    """Legacy code turns verification off on ``.context``: only that object is affected."""
+    legacy, other = smtpclient.SMTP_SSL(), smtpclient.SMTP_SSL()
+    assert legacy.context is not other.context
+    assert legacy.context is not _tls.default_context()
+    legacy.context.check_hostname = False
+    legacy.context.verify_mode = ssl.CERT_NONE
+    assert _tls.default_context().verify_mode == ssl.CERT_REQUIRED
+    assert other.context.verify_mode == ssl.CERT_REQUIRED
+    assert other.context.check_hostname
+    # An unrelated STARTTLS with the default context still refuses an untrusted certificate.
+    untrusted = server_context(trustme.CA())
+    server = start_server(starttls=untrusted)
+    with (
+        smtpclient.SMTP(server.host, server.port, local_hostname=LOCAL) as smtp,
+        pytest.raises(ssl.SSLCertVerificationError),
+    ):
+        smtp.starttls()
+    # ... and the legacy object itself connects as it asked, unverified.
+    implicit = start_server(implicit_tls=untrusted)
+    legacy.connect(implicit.host, implicit.port)
+    try:
+        assert legacy.noop()[0] == 250
+    finally:
+        legacy.close()
+
+
+@pytest.fixture
+def built(monkeypatch: pytest.MonkeyPatch, ca: trustme.CA) -> list[ssl.SSLContext]:
+    """A fresh process-wide default, built as smtpclient builds it; every build is recorded."""
+    contexts: list[ssl.SSLContext] = []
+    original = ssl.create_default_context
+
+    def build(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        if args or kwargs:  # a server context, or a client one with its own CA file
+            return original(*args, **kwargs)
+        # The client default: stands in for the system store, trusting the test CA.
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ca.configure_trust(context)
+        contexts.append(context)
+        return context
+
+    monkeypatch.setattr(_tls, "_context", None)
+    monkeypatch.setattr(ssl, "create_default_context", build)
+    return contexts
+
+
+def test_tls_socket_does_not_expose_the_default_context(
+    start_server: StartServer, server_tls: ssl.SSLContext, built: list[ssl.SSLContext]
+) -> None:
+    """``smtp.sock.context`` after a default STARTTLS: adjusting it changes no other connection."""
+    server = start_server(starttls=server_tls)
+    with smtpclient.SMTP(server.host, server.port, local_hostname=LOCAL) as smtp:
+        smtp.starttls()
+        assert isinstance(smtp.sock, ssl.SSLSocket)
+        exposed = smtp.sock.context
+        assert exposed is not _tls.default_context()
+        exposed.check_hostname = False
+        exposed.verify_mode = ssl.CERT_NONE
+        assert smtp.noop()[0] == 250  # the connection keeps the context it was made with
+    assert _tls.default_context().verify_mode == ssl.CERT_REQUIRED
+    untrusted = start_server(starttls=server_context(trustme.CA()))
+    with (
+        smtpclient.SMTP(untrusted.host, untrusted.port, local_hostname=LOCAL) as smtp,
+        pytest.raises(ssl.SSLCertVerificationError),
+    ):
+        smtp.starttls()
+
+
+def test_default_context_is_built_once_for_all_connections(
+    start_server: StartServer, server_tls: ssl.SSLContext, built: list[ssl.SSLContext]
+) -> None:
+    plain = start_server(starttls=server_tls)
+    implicit = start_server(implicit_tls=server_tls)
+    for _ in range(3):
+        with smtpclient.SMTP_SSL(implicit.host, implicit.port, LOCAL) as smtps:
+            assert smtps.noop()[0] == 250
+        with smtpclient.SMTP(plain.host, plain.port, local_hostname=LOCAL) as smtp:
+            assert smtp.starttls()[0] == 220
+    assert len(built) == 1
+    assert smtpclient.SMTP_SSL().context is not built[0]  # reading .context builds its own
+    assert len(built) == 2
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="smtplib 3.12 removed keyfile/certfile")
 def test_tls_argument_checks() -> None:
     context = ssl.create_default_context()
     with pytest.raises(ValueError, match="mutually exclusive"):
@@ -165,6 +255,7 @@ def test_plaintext_sent_before_the_handshake_is_discarded(
     assert not errors
 
 
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="smtplib 3.12 removed keyfile/certfile")
 def test_keyfile_and_certfile_are_deprecated_and_blame_the_caller(tmp_path: Path) -> None:
     missing = str(tmp_path / "missing.pem")
     with (

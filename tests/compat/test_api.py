@@ -158,3 +158,10 @@ def test_exceptions_pickle_like_smtplib(
     copy = pickle.loads(pickle.dumps(exc))
     assert type(copy) is type(exc)
     assert observable(copy) == observable(exc) == observable(getattr(smtplib, name)(*args))
+
+
+def test_smtp_ssl_instance_attributes_follow_this_python() -> None:
+    """``keyfile``/``certfile`` exist on SMTP_SSL objects up to 3.11 and are gone from 3.12."""
+    theirs, ours = smtplib.SMTP_SSL(), smtpclient.SMTP_SSL()
+    for name in ("keyfile", "certfile", "context"):
+        assert hasattr(ours, name) == hasattr(theirs, name), name

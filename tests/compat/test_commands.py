@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from tests._support.wire import wire
+
 from ._harness import Conversation, compare
 from ._peer import SILENT
 
@@ -98,10 +100,10 @@ def test_mail_and_rcpt_with_options_on_esmtp(make_peer: Any) -> None:
 
     out = compare(make_peer(), conv)
     assert out.sent[0][1:5] == [
-        b"mail FROM:<sender@example.org> BODY=8BITMIME RET=HDRS\r\n",
-        b"rcpt TO:<rcpt@example.org> NOTIFY=NEVER\r\n",
-        b"rcpt TO:<already@quoted.org>\r\n",
-        b"mail FROM:<>\r\n",
+        wire(b"mail FROM:<sender@example.org> BODY=8BITMIME RET=HDRS\r\n"),
+        wire(b"rcpt TO:<rcpt@example.org> NOTIFY=NEVER\r\n"),
+        wire(b"rcpt TO:<already@quoted.org>\r\n"),
+        wire(b"mail FROM:<>\r\n"),
     ]
 
 
@@ -112,7 +114,10 @@ def test_options_are_dropped_without_esmtp(make_peer: Any) -> None:
         return s.mail("a@example.org", ["SIZE=10"]), s.rcpt("b@example.org", ["NOTIFY=NEVER"])
 
     out = compare(make_peer(), conv)
-    assert out.sent[0][1:3] == [b"mail FROM:<a@example.org>\r\n", b"rcpt TO:<b@example.org>\r\n"]
+    assert out.sent[0][1:3] == [
+        wire(b"mail FROM:<a@example.org>\r\n"),
+        wire(b"rcpt TO:<b@example.org>\r\n"),
+    ]
 
 
 def test_mail_smtputf8_not_supported(make_peer: Any) -> None:
@@ -143,7 +148,7 @@ def test_mail_smtputf8_switches_encoding_until_rset(make_peer: Any) -> None:
 
     out = compare(peer, conv)
     assert out.value == "utf-8"
-    assert out.sent[0][1] == "mail FROM:<j\u00f6rg@example.org> SMTPUTF8\r\n".encode()
+    assert out.sent[0][1] == wire("mail FROM:<j\u00f6rg@example.org> SMTPUTF8\r\n").encode()
     assert out.clients[0]["command_encoding"] == "ascii"
 
 

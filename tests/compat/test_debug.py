@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from tests._support.wire import wire
+
 from ._harness import Conversation, compare
 
 
@@ -32,7 +34,7 @@ def test_debug_output_matches(make_peer: Any, level: int) -> None:
     assert out.debug is not None
     lines = out.debug.splitlines()
     assert lines[0].startswith("connect: to ('127.0.0.1', ")
-    assert any(line.startswith("send: 'mail FROM:<a@example.org>") for line in lines)
+    assert any(line.startswith(wire("send: 'mail FROM:<a@example.org>")) for line in lines)
     assert any(line.startswith("data: (250, ") for line in lines)
 
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 import contextlib
 import smtplib
 import ssl
+import sys
 from typing import Any
 
 import pytest
+
+from tests._support.wire import wire
 
 from ._harness import Conversation, Outcome, candidate, run
 from ._peer import HANGUP, TLS_MARK
@@ -56,6 +59,7 @@ class TestDeliberateDifferences:
         assert theirs.clients[0]["sock is None"] is False
         assert ours.clients[0]["sock is None"] is True
 
+    @pytest.mark.skipif(sys.version_info >= (3, 12), reason="smtplib 3.12 removed keyfile/certfile")
     def test_starttls_refuses_context_with_keyfile_before_sending(
         self, make_peer: Any, client_tls: ssl.SSLContext
     ) -> None:
@@ -222,7 +226,21 @@ class TestDeliberateDifferences:
         theirs, ours = both(peer, conv)
         assert theirs.value == (-1, b"hello")
         assert ours.error is not None
-        assert ours.error.type == "SMTPReplyError"
+        assert ours.error.type == "SMTPGreetingError"  # an SMTPReplyError and SMTPConnectError
+
+    def test_malformed_greeting_is_caught_as_a_connect_error(self, make_peer: Any) -> None:
+        """The "try the next MX" pattern catches it with either module."""
+        peer = make_peer({"GREETING": "2x0 hello"})
+
+        def conv(c: Conversation) -> Any:
+            try:
+                c.smtp()
+            except smtplib.SMTPConnectError as exc:
+                return "SMTPConnectError", exc.smtp_code
+            return "connected"
+
+        theirs, ours = both(peer, conv)
+        assert theirs.value == ours.value == ("SMTPConnectError", -1)
 
     def test_lmtp_reads_one_reply_per_recipient(self, make_peer: Any) -> None:
         peer = make_peer(
@@ -297,8 +315,38 @@ class TestDeliberateDifferences:
 
         theirs, ours = both(peer, conv)
         # smtplib keeps the old EHLO state and sends MAIL on the new connection without EHLO.
-        assert theirs.sent[1][0] == b"mail FROM:<a@example.org>\r\n"
+        assert theirs.sent[1][0] == wire(b"mail FROM:<a@example.org>\r\n")
         assert ours.sent[1][0] == b"ehlo client.test\r\n"
+
+    def test_nul_in_a_user_name_is_refused_before_sending(self, make_peer: Any) -> None:
+        """smtplib sends it: in PLAIN the NUL makes "admin" the authorization identity."""
+        peer = make_peer({"EHLO": "250-peer.test\n250 AUTH PLAIN", "AUTH": "235 2.7.0 ok"})
+
+        def conv(c: Conversation) -> Any:
+            return c.smtp().login("admin\0mallory", "s3cret")
+
+        theirs, ours = both(peer, conv)
+        assert theirs.value == (235, b"2.7.0 ok")
+        assert theirs.sent[0][1].startswith(b"AUTH PLAIN ")
+        assert ours.error is not None
+        assert ours.error.type == "ValueError"
+        assert ours.sent == [[b"[client closed]"]]  # not even EHLO
+
+    def test_challenge_that_is_not_base64(self, make_peer: Any) -> None:
+        """smtplib lets binascii.Error out and leaves the server waiting for an answer."""
+        peer = make_peer(
+            {"EHLO": "250-peer.test\n250 AUTH LOGIN", "AUTH": "334 abc", "AUTH_CONT": "501 no"}
+        )
+
+        def conv(c: Conversation) -> Any:
+            return c.smtp().login("alice", "s3cret")
+
+        theirs, ours = both(peer, conv)
+        assert theirs.error is not None
+        assert theirs.error.type == "Error"  # binascii.Error
+        assert ours.error is not None
+        assert ours.error.type == "SMTPAuthenticationError"
+        assert ours.sent[0][2] == b"*\r\n"
 
     def test_xoauth2_when_it_is_the_only_mechanism(self, make_peer: Any) -> None:
         peer = make_peer({"EHLO": "250-peer.test\n250 AUTH XOAUTH2", "AUTH": "235 2.7.0 ok"})

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from tests._support.wire import wire
+
 from ._harness import Conversation, compare
 
 UTF8_EHLO = "250-peer.test\n250-8BITMIME\n250-SIZE 100000\n250 SMTPUTF8"
@@ -41,13 +43,13 @@ def send_message(msg: Message, **kw: Any) -> Any:
 def test_envelope_from_headers_and_bcc_stripped(make_peer: Any) -> None:
     out = compare(make_peer(), send_message(message(BASIC)))
     units = out.sent[0]
-    assert units[1] == b"mail FROM:<alice@example.org>\r\n"
+    assert units[1] == wire(b"mail FROM:<alice@example.org>\r\n")
     rcpts = [u for u in units if u.startswith(b"rcpt")]
     assert rcpts == [
-        b"rcpt TO:<bob@example.org>\r\n",
-        b"rcpt TO:<carol@example.org>\r\n",
-        b"rcpt TO:<eve@example.org>\r\n",
-        b"rcpt TO:<dave@example.org>\r\n",
+        wire(b"rcpt TO:<bob@example.org>\r\n"),
+        wire(b"rcpt TO:<carol@example.org>\r\n"),
+        wire(b"rcpt TO:<eve@example.org>\r\n"),
+        wire(b"rcpt TO:<dave@example.org>\r\n"),
     ]
     payload = next(u for u in units if u.endswith(b"\r\n.\r\n"))
     assert b"Bcc" not in payload
@@ -57,7 +59,7 @@ def test_envelope_from_headers_and_bcc_stripped(make_peer: Any) -> None:
 def test_sender_header_wins_over_from(make_peer: Any) -> None:
     msg = message([*BASIC, ("Sender", "Secretary <sec@example.org>")])
     out = compare(make_peer(), send_message(msg))
-    assert out.sent[0][1] == b"mail FROM:<sec@example.org>\r\n"
+    assert out.sent[0][1] == wire(b"mail FROM:<sec@example.org>\r\n")
 
 
 def test_resent_block_gives_the_envelope(make_peer: Any) -> None:
@@ -70,10 +72,10 @@ def test_resent_block_gives_the_envelope(make_peer: Any) -> None:
     ]
     out = compare(make_peer(), send_message(message(headers)))
     units = out.sent[0]
-    assert units[1] == b"mail FROM:<fwd@example.org>\r\n"
+    assert units[1] == wire(b"mail FROM:<fwd@example.org>\r\n")
     assert [u for u in units if u.startswith(b"rcpt")] == [
-        b"rcpt TO:<new@example.org>\r\n",
-        b"rcpt TO:<hidden@example.org>\r\n",
+        wire(b"rcpt TO:<new@example.org>\r\n"),
+        wire(b"rcpt TO:<hidden@example.org>\r\n"),
     ]
     payload = next(u for u in units if u.endswith(b"\r\n.\r\n"))
     assert b"Resent-Bcc" not in payload
@@ -96,8 +98,8 @@ def test_explicit_envelope_overrides_headers(make_peer: Any) -> None:
     conv = send_message(msg, from_addr="bounce@example.org", to_addrs=["only@example.org"])
     out = compare(make_peer(), conv)
     assert out.sent[0][1:3] == [
-        b"mail FROM:<bounce@example.org>\r\n",
-        b"rcpt TO:<only@example.org>\r\n",
+        wire(b"mail FROM:<bounce@example.org>\r\n"),
+        wire(b"rcpt TO:<only@example.org>\r\n"),
     ]
 
 
@@ -111,7 +113,7 @@ def test_internationalised_address_uses_smtputf8(make_peer: Any) -> None:
         body="Gr\u00fc\u00dfe\n",
     )
     out = compare(make_peer({"EHLO": UTF8_EHLO}), send_message(msg))
-    assert out.sent[0][1].startswith("mail FROM:<j\u00f6rg@exampl\u00e9.org> size=".encode())
+    assert out.sent[0][1].startswith(wire("mail FROM:<j\u00f6rg@exampl\u00e9.org> size=").encode())
     assert out.sent[0][1].endswith(b" SMTPUTF8 BODY=8BITMIME\r\n")
 
 

@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from tests._support.wire import wire
+
 from ._harness import Conversation, compare
 from ._peer import HANGUP
 
@@ -26,8 +28,8 @@ def test_sendmail_with_size_and_options(make_peer: Any) -> None:
 
     out = compare(peer, conv)
     assert out.value == {}
-    assert out.sent[0][1] == b"mail FROM:<a@example.org> size=74 BODY=8BITMIME\r\n"
-    assert out.sent[0][2] == b"rcpt TO:<b@example.org> NOTIFY=SUCCESS\r\n"
+    assert out.sent[0][1] == wire(b"mail FROM:<a@example.org> size=74 BODY=8BITMIME\r\n")
+    assert out.sent[0][2] == wire(b"rcpt TO:<b@example.org> NOTIFY=SUCCESS\r\n")
 
 
 @pytest.mark.parametrize(
@@ -48,13 +50,13 @@ def test_sendmail_line_endings_and_dots(make_peer: Any, msg: str | bytes) -> Non
 
 def test_sendmail_to_a_bare_string(make_peer: Any) -> None:
     out = compare(make_peer(), lambda c: send(c, to="one@example.org"))
-    assert out.sent[0][2] == b"rcpt TO:<one@example.org>\r\n"
+    assert out.sent[0][2] == wire(b"rcpt TO:<one@example.org>\r\n")
 
 
 def test_sendmail_without_esmtp_sends_no_options(make_peer: Any) -> None:
     peer = make_peer({"EHLO": "500 5.5.1 what"})
     out = compare(peer, lambda c: send(c, mail_options=["BODY=8BITMIME"]))
-    assert out.sent[0][2] == b"mail FROM:<a@example.org>\r\n"
+    assert out.sent[0][2] == wire(b"mail FROM:<a@example.org>\r\n")
 
 
 def test_sendmail_non_ascii_str_is_refused_before_mail(make_peer: Any) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import binascii
 import contextlib
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import pytest
 
 from smtpclient import (
+    SMTPAuthenticationError,
     SMTPDataError,
     SMTPException,
     SMTPRecipientsRefused,
@@ -17,8 +18,16 @@ from smtpclient import (
     SMTPServerDisconnected,
 )
 from smtpclient import _flows as flows
-from smtpclient._auth import auth_flow, xoauth2
+from smtpclient._auth import (
+    auth_flow,
+    cram_md5_response,
+    login_response,
+    plain_response,
+    xoauth2,
+    xoauth2_response,
+)
 from smtpclient._replies import ReplyParser
+from tests._support.wire import wire
 
 
 class State:
@@ -84,9 +93,9 @@ def test_sendmail_success() -> None:
     )
     assert result == {"c@x": (550, b"5.1.1 no")}
     assert events == [
-        "mail FROM:<a@x> size=2\r\n",
-        "rcpt TO:<b@x>\r\n",
-        "rcpt TO:<c@x>\r\n",
+        wire("mail FROM:<a@x> size=2\r\n"),
+        wire("rcpt TO:<b@x>\r\n"),
+        wire("rcpt TO:<c@x>\r\n"),
         "data\r\n",
         [b"hi", b"\r\n.\r\n"],
     ]
@@ -224,7 +233,7 @@ def test_overridden_steps_are_called_through_the_client() -> None:
         b"250 ok\r\n",
         calls={"rcpt": (250, b"ok"), "data": (250, b"queued")},
     )
-    assert events[0] == "mail FROM:<a@x>\r\n"
+    assert events[0] == wire("mail FROM:<a@x>\r\n")
     assert [(e.name, e.args) for e in events[1:]] == [("rcpt", ("b@x", ())), ("data", (b"hi",))]
 
 
@@ -247,8 +256,48 @@ def test_undecodable_challenge_cancels_too() -> None:
     flow = auth_flow(State(features={}), "LOGIN", lambda c=None: "u", True)
     next(flow)
     assert flow.send(ReplyParser().feed(b"334 abc\r\n")[0]) == "*\r\n"  # bad padding
-    with pytest.raises(binascii.Error, match="padding"):
+    with pytest.raises(SMTPAuthenticationError, match="Invalid base64") as caught:
         flow.send(ReplyParser().feed(b"501 cancelled\r\n")[0])
+    assert isinstance(caught.value.__cause__, binascii.Error)
+    assert caught.value.smtp_code == 334
+
+
+@pytest.mark.parametrize(
+    ("user", "password"),
+    [
+        ("alice\0admin", "s3cret"),
+        ("alice", "s3cret\r\nx"),
+        ("alice\n", "s3cret"),
+        ("alice", "s3\0"),
+    ],
+)
+@pytest.mark.parametrize("mechanism", ["CRAM-MD5", "PLAIN", "LOGIN", "XOAUTH2"])
+def test_login_refuses_nul_cr_lf_in_credentials_before_anything(
+    mechanism: str, user: str, password: str
+) -> None:
+    state = State(features={"auth": mechanism})
+    flow = flows.login(state, user, password, False)
+    with pytest.raises(ValueError, match="NUL, CR or LF") as caught:
+        next(flow)  # not one event: nothing for any driver to send
+    assert "alice" not in str(caught.value)  # the values are never shown
+    assert "s3" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "respond",
+    [
+        lambda u, p: plain_response(u, p),
+        lambda u, p: login_response(u, p, 1),
+        lambda u, p: login_response(u, p, 2),
+        lambda u, p: cram_md5_response(u, p, b"<1.2@x>"),
+        lambda u, p: xoauth2_response(u, p),
+        lambda u, p: xoauth2(u, p),
+    ],
+)
+def test_every_mechanism_refuses_nul_cr_lf(respond: Callable[[str, str], object]) -> None:
+    for user, password in [("a\0b", "p"), ("a", "p\r"), ("a\n", "p")]:
+        with pytest.raises(ValueError, match="NUL, CR or LF"):
+            respond(user, password)
 
 
 def record(

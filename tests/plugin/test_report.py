@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests._support.wire import FROM, TO
+
 
 def test_failed_test_report_has_the_transcript(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
@@ -27,9 +29,9 @@ def test_failed_test_report_has_the_transcript(pytester: pytest.Pytester) -> Non
             "*- smtpfake transcript call -*",
             "smtp_server at 127.0.0.1:*, session 1 of 1 (peer *)",
             "S: 220 *",
-            "C: MAIL FROM:<alice@example.com>",
+            f"C: MAIL {FROM}<alice@example.com>",
             "S: 250 *",
-            "C: RCPT TO:<bob@example.com>",
+            f"C: RCPT {TO}<bob@example.com>",
             "S: 550 5.1.1 No such user",
         ]
     )
@@ -187,7 +189,7 @@ def test_server_errors_in_setup_and_teardown_fail_that_phase(pytester: pytest.Py
             "smtp_server: 1 error(s) in the fake server thread; the first:",
             "*LookupError: rule broke on setup@example.com",
             "*smtpfake transcript setup*",
-            "C: MAIL FROM:<setup@example.com>",
+            f"C: MAIL {FROM}<setup@example.com>",
             "*ERROR at teardown of test_teardown *",
             "*error inside the fake server during teardown",
             "*LookupError: rule broke on teardown@example.com",
@@ -235,11 +237,11 @@ def test_transcript_when_a_fixture_of_the_suite_fails(pytester: pytest.Pytester)
             "*ERROR at setup of test_setup_fails*",
             "*RuntimeError: the fixture gave up",
             "*- smtpfake transcript setup -*",
-            "C: MAIL FROM:<setup@example.com>",
+            f"C: MAIL {FROM}<setup@example.com>",
             "*ERROR at teardown of test_teardown_fails*",
             "*RuntimeError: teardown check failed",
             "*- smtpfake transcript teardown -*",
-            "C: MAIL FROM:<body@example.com>",
+            f"C: MAIL {FROM}<body@example.com>",
         ]
     )
     assert result.stdout.str().count("smtpfake transcript") == 2
