@@ -10,19 +10,28 @@ import pytest
 import smtpclient
 
 from ._dovecot import Dovecot
-from ._maildir import Maildir, assert_same_message
+from ._maildir import Maildir, assert_same_message, split_added
 from ._messages import DOMAIN, SENDER, raw_message
 
 ALICE, BOB, FULL = (f"{name}@{DOMAIN}" for name in ("alice", "bob", "full"))
 
 
 @pytest.fixture(params=["tcp", "unix"])
-def lmtp(request: pytest.FixtureRequest, dovecot: Dovecot) -> Iterator[smtpclient.LMTP]:
-    """An LMTP client connected to Dovecot over TCP or the unix socket."""
-    if request.param == "tcp":
+def transport(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(params=[True, False], ids=["pipelined", "lockstep"])
+def lmtp(
+    request: pytest.FixtureRequest, dovecot: Dovecot, transport: str
+) -> Iterator[smtpclient.LMTP]:
+    """An LMTP client connected to Dovecot over TCP or the unix socket, with PIPELINING (which
+    Dovecot offers) or without."""
+    if transport == "tcp":
         client = smtpclient.LMTP("127.0.0.1", dovecot.lmtp_port)
     else:
         client = smtpclient.LMTP(str(dovecot.lmtp_socket))
+    client.pipelining = bool(request.param)
     with client:
         yield client
 
@@ -75,3 +84,26 @@ def test_every_recipient_refused_at_rcpt(lmtp: smtpclient.LMTP) -> None:
     assert sorted(refused.value.recipients) == unknown
     assert {code for code, _ in refused.value.recipients.values()} == {550}
     assert lmtp.noop()[0] == 250
+
+
+def test_send_many_per_recipient_results(lmtp: smtpclient.LMTP, dovecot: Dovecot) -> None:
+    messages = [raw_message(ALICE, f"lmtp many {n}") for n in range(3)]
+    box = Maildir(dovecot.maildir(ALICE))
+    before = box.names()
+    results = lmtp.send_many(
+        [
+            (SENDER, [ALICE, FULL], messages[0]),  # one over quota: in the refused dict
+            (SENDER, [FULL], messages[1]),  # every recipient refused after the data
+            (SENDER, [ALICE], messages[2]),
+        ]
+    )
+    first, second, third = results
+    assert isinstance(first, dict)
+    assert list(first) == [FULL]
+    assert first[FULL][0] == 552
+    assert isinstance(second, smtpclient.SMTPDataError)
+    assert second.smtp_code == 552
+    assert third == {}
+    names = box.wait_new(before, 2, timeout=0)
+    delivered = sorted(split_added(box.read(name))[1] for name in names)
+    assert delivered == sorted(m.replace(b"\r\n", b"\n") for m in (messages[0], messages[2]))
